@@ -1,0 +1,1 @@
+"""iCalendar invitations (iMIP/iTIP) and calendar backends. Built in the meetings work."""

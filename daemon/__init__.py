@@ -1,0 +1,1 @@
+"""The service shell: settings, wiring, adapters (IMAP, listener, SMTP, Maildir), CLI."""

@@ -1,0 +1,1 @@
+"""Pure parsing: raw RFC 5322 bytes in, frozen dataclasses out."""

@@ -1,0 +1,1 @@
+"""Jinja2 templates for every outbound mail (Chinese first, English beside) and mail composition."""

@@ -1,0 +1,1 @@
+"""Real servers the tests start on loopback, one module each, registered in conftest."""

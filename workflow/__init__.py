@@ -1,0 +1,1 @@
+"""The coordination rules: use cases as plain functions that receive their collaborators."""
