@@ -1,0 +1,263 @@
+"""The tables, as SQLAlchemy 2 typed mappings.
+
+Every datetime column is a :class:`~store.types.UtcDateTime` (aware, UTC); every list
+column is a :class:`~store.types.JsonList` tracked for in-place changes. States are
+plain strings checked by the database; the ``*State`` enums name the allowed values.
+Constraint and index names follow :data:`NAMING_CONVENTION`, so migrations can refer
+to them by name on both backends.
+
+``requests.inbound_message_id`` and ``inbound_messages.request_id`` refer to each other:
+the request remembers the mail it came from, the mail the request it belongs to. The
+second of these is created after both tables (``use_alter``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.ext.mutable import MutableList
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from store.types import JsonList, UtcDateTime
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Lengths: RFC 5321 address limit, RFC 5322 line limit for header values.
+EMAIL = 320
+HEADER = 998
+SHA256_HEX = 64
+
+# A JSON array column that notices ``append``/``remove`` on the loaded list.
+_JSON_LIST: Any = MutableList.as_mutable(JsonList())
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _one_of(column: str, values: type[StrEnum]) -> str:
+    """SQL for a CHECK constraint that ``column`` holds one of the enum's values."""
+    listed = ", ".join(f"'{member.value}'" for member in values)
+    return f"{column} IN ({listed})"
+
+
+class InboundState(StrEnum):
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    NOISE = "noise"
+    DUPLICATE = "duplicate"
+    QUARANTINED = "quarantined"
+    HELD = "held"
+
+
+class IssueState(StrEnum):
+    OPEN = "open"
+    MEETING_SCHEDULED = "meeting_scheduled"
+    RESOLVED = "resolved"
+    ESCALATED = "escalated"
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class Language(StrEnum):
+    ZH = "zh"
+    EN = "en"
+
+
+class InboundMessage(Base):
+    """One message as it arrived, raw bytes included, and what became of it."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (
+        UniqueConstraint("source", "source_uidvalidity", "source_uid"),
+        CheckConstraint(_one_of("state", InboundState), name="state"),
+        Index("ix_inbound_messages_state_received_at", "state", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Where it came from: "imap:coord@127.0.0.1/INBOX", "ews:...", "listener", "file".
+    source: Mapped[str] = mapped_column(String(255))
+    source_uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    # IMAP UID or EWS item id; None for sources without an identity of their own.
+    source_uid: Mapped[str | None] = mapped_column(String(1024))
+    message_id: Mapped[str | None] = mapped_column(String(HEADER), index=True)
+    content_sha256: Mapped[str] = mapped_column(String(SHA256_HEX), index=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    kind: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default=InboundState.RECEIVED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("requests.id", use_alter=True), index=True
+    )
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Request(Base):
+    """A coordination request (沟通协调需求表), one row per number."""
+
+    __tablename__ = "requests"
+    __table_args__ = (CheckConstraint(_one_of("language", Language), name="language"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    profile: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    requesting_department: Mapped[str] = mapped_column(String(255))
+    receiving_departments: Mapped[list[str]] = mapped_column(_JSON_LIST, default=list)
+    background: Mapped[str] = mapped_column(Text)
+    due: Mapped[date | None] = mapped_column(Date)
+    urgency: Mapped[str] = mapped_column(String(32))
+    resources: Mapped[str | None] = mapped_column(Text)
+    acceptance_criteria: Mapped[str | None] = mapped_column(Text)
+    requester_email: Mapped[str] = mapped_column(String(EMAIL))
+    requester_name: Mapped[str | None] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(2), default=Language.ZH)
+    lead_department: Mapped[str | None] = mapped_column(String(255))
+    supporting_departments: Mapped[list[str]] = mapped_column(_JSON_LIST, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    inbound_message_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
+
+
+class NumberSequence(Base):
+    """The next request number of one scope (e.g. ``XT-2026``)."""
+
+    __tablename__ = "number_sequences"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_value: Mapped[int] = mapped_column(Integer)
+
+
+class Issue(Base):
+    """A problem raised by an issue email (问题反馈与处理记录表)."""
+
+    __tablename__ = "issues"
+    __table_args__ = (CheckConstraint(_one_of("state", IssueState), name="state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
+    task_ref: Mapped[str | None] = mapped_column(String(64))
+    request_ref: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    impact: Mapped[str | None] = mapped_column(Text)
+    tried: Mapped[str | None] = mapped_column(Text)
+    support: Mapped[str | None] = mapped_column(Text)
+    urgency: Mapped[str] = mapped_column(String(32))
+    reporter_email: Mapped[str] = mapped_column(String(EMAIL))
+    state: Mapped[str] = mapped_column(String(32), default=IssueState.OPEN, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    inbound_message_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
+
+
+class Attachment(Base):
+    """An attachment of an inbound message; the bytes live in the blob store by hash."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inbound_message_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(SHA256_HEX), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(255))
+    # The sender's file name, for display only: never used as a path.
+    filename: Mapped[str | None] = mapped_column(Text)
+
+
+class Communication(Base):
+    """One entry of a request's communication log (沟通记录), in or out."""
+
+    __tablename__ = "communications"
+    __table_args__ = (
+        CheckConstraint(_one_of("direction", Direction), name="direction"),
+        Index("ix_communications_request_id_at", "request_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    direction: Mapped[str] = mapped_column(String(3))
+    from_addr: Mapped[str] = mapped_column(String(EMAIL))
+    to_addrs: Mapped[list[str]] = mapped_column(_JSON_LIST, default=list)
+    subject: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str | None] = mapped_column(Text)
+    inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+
+
+class OutboxMessage(Base):
+    """A rendered outbound mail waiting to be sent, written with the state it reports.
+
+    ``message_id`` is fixed when the row is written, so a resend after a crash carries
+    the same Message-ID. ``reply_context``/``reply_recipient``/``task_ref`` say what a
+    reply to it answers; ``token_hash`` is the hash of its per-recipient reply token.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", OutboxState), name="state"),
+        Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(HEADER), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    kind: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
+    envelope_from: Mapped[str] = mapped_column(String(EMAIL))
+    recipients: Mapped[list[str]] = mapped_column(_JSON_LIST)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reply_context: Mapped[str | None] = mapped_column(String(32))
+    reply_recipient: Mapped[str | None] = mapped_column(String(EMAIL))
+    task_ref: Mapped[str | None] = mapped_column(String(64))
+    token_hash: Mapped[str | None] = mapped_column(String(128), index=True)
+
+
+class Lease(Base):
+    """Who holds a named lease (e.g. the right to read one mailbox) until when."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,0 +1,457 @@
+"""One repository per aggregate, each over the unit of work's session.
+
+Repositories add, find and change rows; they flush so new rows get their ids, but they
+never commit or roll back: the unit of work decides. Methods that must be atomic across
+processes (numbers, outbox claims, leases) are written for both SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, delete, func, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import TableValuedAlias
+
+from store.errors import NotFoundError, UnsupportedDatabaseError
+from store.models import (
+    Attachment,
+    Base,
+    Communication,
+    Direction,
+    InboundMessage,
+    InboundState,
+    Issue,
+    IssueState,
+    Lease,
+    NumberSequence,
+    OutboxMessage,
+    OutboxState,
+    Request,
+)
+
+_Row = TypeVar("_Row", bound=Base)
+
+
+def _dialect_name(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _upsert_insert(session: Session, entity: type[Base]) -> Any:
+    """The dialect's ``INSERT`` construct, which knows ``ON CONFLICT``."""
+    name = _dialect_name(session)
+    if name == "postgresql":
+        return postgresql.insert(entity)
+    if name == "sqlite":
+        return sqlite.insert(entity)
+    raise UnsupportedDatabaseError(f"no upsert for database {name!r}")
+
+
+def _json_array_elements(session: Session, column: Any) -> TableValuedAlias:
+    """The text elements of a JSON array column, as a table with one ``value`` column."""
+    name = _dialect_name(session)
+    if name == "postgresql":
+        return func.jsonb_array_elements_text(column).table_valued("value")
+    if name == "sqlite":
+        return func.json_each(column).table_valued("value")
+    raise UnsupportedDatabaseError(f"no JSON array functions for database {name!r}")
+
+
+class _Repository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _add(self, row: _Row) -> _Row:
+        self._session.add(row)
+        self._session.flush()
+        return row
+
+    def _get(self, entity: type[_Row], row_id: int) -> _Row:
+        row = self._session.get(entity, row_id)
+        if row is None:
+            raise NotFoundError(f"no {entity.__tablename__} row with id {row_id}")
+        return row
+
+    def _all(self, statement: Select[tuple[_Row]]) -> builtins.list[_Row]:
+        return builtins.list(self._session.scalars(statement))
+
+
+class InboundRepository(_Repository):
+    """Inbound messages: raw bytes, identity for de-duplication, processing outcome."""
+
+    def add(self, message: InboundMessage) -> InboundMessage:
+        return self._add(message)
+
+    def get(self, message_id: int) -> InboundMessage:
+        """The message with this row id; :class:`NotFoundError` if there is none."""
+        return self._get(InboundMessage, message_id)
+
+    def by_id(self, message_id: int) -> InboundMessage | None:
+        return self._session.get(InboundMessage, message_id)
+
+    def find_duplicate(
+        self,
+        source: str,
+        uidvalidity: int | None,
+        uid: str | None,
+        message_id: str | None,
+        sha256: str,
+    ) -> InboundMessage | None:
+        """The earliest stored message that this one repeats, or None.
+
+        Looked up by source identity (source, UIDVALIDITY, UID) first, then by
+        Message-ID, then by the SHA-256 of the raw bytes.
+        """
+        if uid is not None:
+            validity: ColumnElement[bool] = (
+                InboundMessage.source_uidvalidity.is_(None)
+                if uidvalidity is None
+                else InboundMessage.source_uidvalidity == uidvalidity
+            )
+            found = self._first(
+                InboundMessage.source == source, validity, InboundMessage.source_uid == uid
+            )
+            if found is not None:
+                return found
+        if message_id is not None:
+            found = self._first(InboundMessage.message_id == message_id)
+            if found is not None:
+                return found
+        return self._first(InboundMessage.content_sha256 == sha256)
+
+    def _first(self, *conditions: ColumnElement[bool]) -> InboundMessage | None:
+        statement = select(InboundMessage).where(*conditions).order_by(InboundMessage.id).limit(1)
+        return self._session.scalars(statement).first()
+
+    def count_attempt(self, message_id: int, reason: str) -> int:
+        """Record one failed attempt at processing the message; the new attempt count.
+
+        Meant for a fresh transaction after the failed one rolled back: it updates in
+        place without needing the message loaded.
+        """
+        statement = (
+            update(InboundMessage)
+            .where(InboundMessage.id == message_id)
+            .values(attempts=InboundMessage.attempts + 1, reason=reason)
+            .returning(InboundMessage.attempts)
+            .execution_options(synchronize_session="fetch")
+        )
+        attempts = self._session.execute(statement).scalar_one_or_none()
+        if attempts is None:
+            raise NotFoundError(f"no inbound message with id {message_id}")
+        return attempts
+
+    def quarantine(self, message_id: int, reason: str) -> None:
+        """Move the message to quarantine with the reason it could not be processed."""
+        message = self.get(message_id)
+        message.state = InboundState.QUARANTINED
+        message.reason = reason
+        self._session.flush()
+
+    def quarantined(self) -> builtins.list[InboundMessage]:
+        """Quarantined messages, oldest first."""
+        return self.in_state(InboundState.QUARANTINED)
+
+    def in_state(self, state: str) -> builtins.list[InboundMessage]:
+        """Messages in ``state``, oldest first."""
+        return self._all(
+            select(InboundMessage)
+            .where(InboundMessage.state == state)
+            .order_by(InboundMessage.received_at, InboundMessage.id)
+        )
+
+
+class RequestRepository(_Repository):
+    """Requests and their numbers."""
+
+    def add(self, request: Request) -> Request:
+        return self._add(request)
+
+    def get(self, request_id: int) -> Request:
+        return self._get(Request, request_id)
+
+    def by_id(self, request_id: int) -> Request | None:
+        return self._session.get(Request, request_id)
+
+    def by_number(self, number: str) -> Request | None:
+        return self._session.scalars(select(Request).where(Request.number == number)).first()
+
+    def list(self, state: str | None = None) -> builtins.list[Request]:
+        """Requests, oldest first; only those in ``state`` when it is given."""
+        statement = select(Request).order_by(Request.created_at, Request.id)
+        if state is not None:
+            statement = statement.where(Request.state == state)
+        return self._all(statement)
+
+    def allocate_number(self, scope: str) -> int:
+        """The next sequence value of ``scope`` (1, 2, ...), unique across processes.
+
+        The scope's row is created if missing (``ON CONFLICT DO NOTHING``), then locked
+        with ``SELECT ... FOR UPDATE`` until the transaction ends, so concurrent
+        transactions queue behind each other (on SQLite the ``BEGIN IMMEDIATE`` of the
+        engine does the same). A rolled-back transaction gives its value back.
+        """
+        insert = _upsert_insert(self._session, NumberSequence)
+        self._session.execute(
+            insert.values(scope=scope, next_value=1).on_conflict_do_nothing(
+                index_elements=[NumberSequence.scope]
+            )
+        )
+        value = self._session.execute(
+            select(NumberSequence.next_value).where(NumberSequence.scope == scope).with_for_update()
+        ).scalar_one()
+        self._session.execute(
+            update(NumberSequence)
+            .where(NumberSequence.scope == scope)
+            .values(next_value=value + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return value
+
+
+class IssueRepository(_Repository):
+    """Problems raised by issue emails."""
+
+    def add(self, issue: Issue) -> Issue:
+        return self._add(issue)
+
+    def get(self, issue_id: int) -> Issue:
+        return self._get(Issue, issue_id)
+
+    def by_id(self, issue_id: int) -> Issue | None:
+        return self._session.get(Issue, issue_id)
+
+    def for_request(self, request_id: int) -> builtins.list[Issue]:
+        """The request's issues, oldest first."""
+        return self._all(
+            select(Issue).where(Issue.request_id == request_id).order_by(Issue.created_at, Issue.id)
+        )
+
+    def unresolved(self) -> builtins.list[Issue]:
+        """Issues not yet resolved (open, meeting scheduled or escalated), oldest first."""
+        return self._all(
+            select(Issue)
+            .where(Issue.state != IssueState.RESOLVED)
+            .order_by(Issue.created_at, Issue.id)
+        )
+
+
+class AttachmentRepository(_Repository):
+    """Attachment records; their bytes are in the blob store under ``sha256``."""
+
+    def add(self, attachment: Attachment) -> Attachment:
+        return self._add(attachment)
+
+    def for_message(self, inbound_message_id: int) -> builtins.list[Attachment]:
+        """The attachments of one inbound message, in the order they were added."""
+        return self._all(
+            select(Attachment)
+            .where(Attachment.inbound_message_id == inbound_message_id)
+            .order_by(Attachment.id)
+        )
+
+    def by_sha256(self, sha256: str) -> builtins.list[Attachment]:
+        """Every attachment record with these bytes."""
+        return self._all(
+            select(Attachment).where(Attachment.sha256 == sha256).order_by(Attachment.id)
+        )
+
+
+class CommunicationRepository(_Repository):
+    """The communication log of requests."""
+
+    def add(self, communication: Communication) -> Communication:
+        return self._add(communication)
+
+    def for_request(self, request_id: int) -> builtins.list[Communication]:
+        """The request's log in time order."""
+        return self._all(
+            select(Communication)
+            .where(Communication.request_id == request_id)
+            .order_by(Communication.at, Communication.id)
+        )
+
+    def count_sent_since(self, kind: str, recipient: str, since: datetime) -> int:
+        """How many outbound mails of ``kind`` went to ``recipient`` at or after ``since``.
+
+        The address is compared without regard to case; it may be any of the mail's
+        recipients. Used for rate limits such as "answer an unknown reply once a day".
+        """
+        addresses = _json_array_elements(self._session, Communication.to_addrs)
+        addressed = (
+            select(literal(1))
+            .select_from(addresses)
+            .where(func.lower(addresses.c.value) == recipient.lower())
+            .exists()
+        )
+        return self._session.execute(
+            select(func.count())
+            .select_from(Communication)
+            .where(
+                Communication.direction == Direction.OUT,
+                Communication.kind == kind,
+                Communication.at >= since,
+                addressed,
+            )
+        ).scalar_one()
+
+
+class OutboxRepository(_Repository):
+    """Outbound mail, written in the transaction that decided to send it."""
+
+    def add(self, message: OutboxMessage) -> OutboxMessage:
+        return self._add(message)
+
+    def get(self, outbox_id: int) -> OutboxMessage:
+        return self._get(OutboxMessage, outbox_id)
+
+    def by_message_id(self, message_id: str) -> OutboxMessage | None:
+        """The outbound mail with this Message-ID (what a reply answers)."""
+        return self._session.scalars(
+            select(OutboxMessage).where(OutboxMessage.message_id == message_id)
+        ).first()
+
+    def by_token_hash(self, token_hash: str) -> OutboxMessage | None:
+        """The outbound mail whose per-recipient reply token hashes to ``token_hash``."""
+        return self._session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.token_hash == token_hash)
+            .order_by(OutboxMessage.id)
+        ).first()
+
+    def claim_due(self, now: datetime, limit: int) -> builtins.list[OutboxMessage]:
+        """Up to ``limit`` pending mails due at ``now``, earliest first, locked for this
+        transaction.
+
+        On PostgreSQL the rows are taken with ``FOR UPDATE SKIP LOCKED``, so concurrent
+        senders get disjoint rows; on SQLite the engine's ``BEGIN IMMEDIATE`` already
+        makes this transaction the only writer.
+
+        Nothing is changed here: the caller counts the attempt (``attempts += 1``) as it
+        starts one. To send outside this transaction, also move ``next_attempt_at`` a
+        little ahead (a claim lease) and commit; then ``mark_*`` the row by id later.
+        """
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        statement = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.state == OutboxState.PENDING,
+                OutboxMessage.next_attempt_at <= now,
+            )
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+            .execution_options(populate_existing=True)
+        )
+        if _dialect_name(self._session) == "postgresql":
+            statement = statement.with_for_update(skip_locked=True)
+        return self._all(statement)
+
+    def mark_sent(self, message: OutboxMessage | int, sent_at: datetime) -> None:
+        """The server accepted the mail (given as a row or its id)."""
+        row = self._row(message)
+        row.state = OutboxState.SENT
+        row.sent_at = sent_at
+        row.last_error = None
+        self._session.flush()
+
+    def mark_retry(
+        self, message: OutboxMessage | int, next_attempt_at: datetime, error: str
+    ) -> None:
+        """A temporary failure: try again at ``next_attempt_at``."""
+        row = self._row(message)
+        row.next_attempt_at = next_attempt_at
+        row.last_error = error
+        self._session.flush()
+
+    def mark_failed(self, message: OutboxMessage | int, error: str) -> None:
+        """A permanent failure: the mail will not be sent."""
+        row = self._row(message)
+        row.state = OutboxState.FAILED
+        row.last_error = error
+        self._session.flush()
+
+    def _row(self, message: OutboxMessage | int) -> OutboxMessage:
+        return message if isinstance(message, OutboxMessage) else self.get(message)
+
+    def pending_count(self) -> int:
+        """How many mails are waiting to be sent, due or not."""
+        return self._session.execute(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.state == OutboxState.PENDING)
+        ).scalar_one()
+
+    def in_state(self, state: str) -> builtins.list[OutboxMessage]:
+        """Outbound mails in ``state``, oldest first."""
+        return self._all(
+            select(OutboxMessage)
+            .where(OutboxMessage.state == state)
+            .order_by(OutboxMessage.created_at, OutboxMessage.id)
+        )
+
+
+class LeaseRepository(_Repository):
+    """Named leases: at most one holder at a time, until the lease expires."""
+
+    def acquire(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Take or renew the lease ``name`` for ``holder`` until ``now + ttl``.
+
+        True when ``holder`` holds it afterwards: it was free, expired at ``now``, or
+        already held by ``holder`` (then it is renewed). One ``INSERT ... ON CONFLICT DO
+        UPDATE ... WHERE`` statement, atomic on both backends.
+        """
+        if ttl <= timedelta(0):
+            raise ValueError("ttl must be positive")
+        insert = _upsert_insert(self._session, Lease)
+        statement = (
+            insert.values(name=name, holder=holder, expires_at=now + ttl)
+            .on_conflict_do_update(
+                index_elements=[Lease.name],
+                set_={"holder": insert.excluded.holder, "expires_at": insert.excluded.expires_at},
+                where=or_(Lease.holder == holder, Lease.expires_at <= now),
+            )
+            .returning(Lease.holder)
+        )
+        taken = self._session.execute(statement).first() is not None
+        self._forget(name)
+        return taken
+
+    def release(self, name: str, holder: str) -> bool:
+        """Give the lease up; True if ``holder`` held it."""
+        statement = (
+            delete(Lease)
+            .where(Lease.name == name, Lease.holder == holder)
+            .returning(Lease.name)
+            .execution_options(synchronize_session=False)
+        )
+        released = self._session.execute(statement).first() is not None
+        self._forget(name)
+        return released
+
+    def holder(self, name: str, now: datetime) -> str | None:
+        """Who holds the lease at ``now``, if anyone."""
+        return self._session.execute(
+            select(Lease.holder).where(Lease.name == name, Lease.expires_at > now)
+        ).scalar_one_or_none()
+
+    def _forget(self, name: str) -> None:
+        # The statements above bypass the identity map; drop any stale copy of the row.
+        loaded = self._session.identity_map.get(Session.identity_key(Lease, name))
+        if loaded is not None:
+            self._session.expire(loaded)
+
+
+__all__: Sequence[str] = (
+    "AttachmentRepository",
+    "CommunicationRepository",
+    "InboundRepository",
+    "IssueRepository",
+    "LeaseRepository",
+    "OutboxRepository",
+    "RequestRepository",
+)
