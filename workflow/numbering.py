@@ -1,0 +1,121 @@
+"""Request numbers from a profile's pattern, e.g. ``XT-{year}-{seq:04d}`` -> ``XT-2026-0042``.
+
+A pattern may use three placeholders: ``{year}`` (required), ``{seq}`` (required) and
+``{department}``. Format specs are allowed (``{seq:04d}``); conversions, positional
+fields, attribute or index access and any other name are rejected.
+
+The sequence restarts every year, and per department when the pattern names the
+department: :func:`number_scope` gives the key of the sequence a number is drawn from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from string import Formatter
+
+__all__ = ["PLACEHOLDERS", "check_number_pattern", "format_number", "number_scope"]
+
+#: The placeholders a numbering pattern may use.
+PLACEHOLDERS = frozenset({"year", "seq", "department"})
+
+_SAMPLES: dict[str, object] = {"year": 2026, "seq": 1, "department": "研发"}
+# Separators trimmed from the literal text on either side of {seq} in a scope.
+_SEPARATORS = "-_/.# :"
+
+
+@dataclass(frozen=True)
+class _Piece:
+    literal: str
+    field: str | None = None
+    spec: str = ""
+
+
+def check_number_pattern(pattern: object) -> list[str]:
+    """Every problem with ``pattern``; an empty list when it is usable."""
+    if not isinstance(pattern, str) or not pattern.strip():
+        return [f"numbering pattern {pattern!r} must be a non-empty string"]
+    try:
+        parsed = list(Formatter().parse(pattern))
+    except ValueError as exc:
+        return [f"numbering pattern {pattern!r}: {exc}"]
+    problems: list[str] = []
+    seen: set[str] = set()
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name == "" or name.isdigit():
+            problems.append(f"numbering pattern {pattern!r}: positional placeholder {{{name}}}")
+            continue
+        seen.add(name)
+        if name not in PLACEHOLDERS:
+            known = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS))
+            problems.append(
+                f"numbering pattern {pattern!r}: unknown placeholder {{{name}}} (known: {known})"
+            )
+            continue
+        if conversion is not None:
+            problems.append(f"numbering pattern {pattern!r}: conversion !{conversion} not allowed")
+        if spec and "{" in spec:
+            problems.append(f"numbering pattern {pattern!r}: nested placeholder in {{{name}}}")
+            continue
+        try:
+            format(_SAMPLES[name], spec or "")
+        except (ValueError, TypeError) as exc:
+            problems.append(f"numbering pattern {pattern!r}: bad format for {{{name}}}: {exc}")
+    for required in ("year", "seq"):
+        if required not in seen:
+            problems.append(f"numbering pattern {pattern!r} must contain {{{required}}}")
+    return problems
+
+
+def format_number(pattern: str, *, year: int, seq: int, department: str) -> str:
+    """The number ``seq`` of ``year`` (and ``department``) under ``pattern``."""
+    pieces = _pieces(pattern, department=department)
+    if seq < 1:
+        raise ValueError(f"sequence numbers start at 1, got {seq}")
+    return "".join(_render(piece, year=year, seq=seq, department=department) for piece in pieces)
+
+
+def number_scope(pattern: str, *, year: int, department: str) -> str:
+    """The part of a number shared by every number of the same sequence.
+
+    ``XT-{year}-{seq:04d}`` -> ``XT-2026``; ``{year}-{department}-{seq:03d}`` ->
+    ``2026-市场``: the pattern without ``{seq}`` and the separators that touch it.
+    """
+    pieces = _pieces(pattern, department=department)
+    out: list[str] = []
+    after_seq = False
+    for piece in pieces:
+        literal = piece.literal.lstrip(_SEPARATORS) if after_seq else piece.literal
+        after_seq = piece.field == "seq"
+        if after_seq:
+            out.append(literal.rstrip(_SEPARATORS))
+        else:
+            out.append(
+                _render(
+                    _Piece(literal, piece.field, piece.spec),
+                    year=year,
+                    seq=0,
+                    department=department,
+                )
+            )
+    return "".join(out)
+
+
+def _pieces(pattern: str, *, department: str) -> list[_Piece]:
+    problems = check_number_pattern(pattern)
+    if problems:
+        raise ValueError("; ".join(problems))
+    pieces = [
+        _Piece(literal, name, spec or "") for literal, name, spec, _ in Formatter().parse(pattern)
+    ]
+    if any(p.field == "department" for p in pieces) and not department.strip():
+        raise ValueError(f"numbering pattern {pattern!r} needs a department")
+    return pieces
+
+
+def _render(piece: _Piece, *, year: int, seq: int, department: str) -> str:
+    if piece.field is None:
+        return piece.literal
+    value: object = {"year": year, "seq": seq, "department": department.strip()}[piece.field]
+    return piece.literal + format(value, piece.spec)
