@@ -1,0 +1,343 @@
+"""Every outbound mail template, rendered with a fixed context and compared with its
+golden files in ``tests/golden/templates/`` (subject, text and HTML, per language).
+
+After a reviewed change to a template, regenerate the golden files with
+``LIAISON_UPDATE_GOLDEN=1 pytest tests/test_templates.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+from html.parser import HTMLParser
+from pathlib import Path
+
+import jinja2
+import pytest
+
+from templates.errors import MissingContextError, UnformattedValueError, UnknownTemplateError
+from templates.render import (
+    ENVIRONMENT,
+    LANGUAGES,
+    TEMPLATE_DIR,
+    RenderedMail,
+    available_mails,
+    render_mail,
+    required_context,
+)
+
+GOLDEN = Path(__file__).parent / "golden" / "templates"
+UPDATE = os.environ.get("LIAISON_UPDATE_GOLDEN", "") not in ("", "0")
+
+_REQUEST = {
+    "zh": {
+        "number": "XT-2026-0015",
+        "title": "供应商对账流程线上化",
+        "requester_name": "李娜",
+        "requester_email": "li.na@example.com",
+        "requesting_department": "财务部",
+        "receiving_departments": "信息部、采购部",
+        "background": (
+            "目前每月与 40 余家供应商手工对账，耗时约 5 个工作日。\n"
+            "目标：对账单自动生成，差异在线确认。"
+        ),
+        "due": "2026年3月31日（周二）",
+        "urgency": "紧急",
+        "resources": "信息部开发 1 人，采购部对接人 1 人",
+        "acceptance_criteria": "",
+        "attachments": ["对账流程现状.xlsx (48 KB)", "供应商清单.pdf (1.2 MB)"],
+        "has_attachments": True,
+        "deadline": "2026年3月17日（周二） 18:00",
+    },
+    "en": {
+        "number": "XT-2026-0015",
+        "title": "Supplier reconciliation online",
+        "requester_name": "Li Na",
+        "requester_email": "li.na@example.com",
+        "requesting_department": "Finance",
+        "receiving_departments": "IT, Purchasing",
+        "background": (
+            "Reconciling with some 40 suppliers by hand takes 5 working days a month.\n"
+            "Goal: statements generated, differences confirmed online."
+        ),
+        "due": "Tue 2026-03-31",
+        "urgency": "urgent",
+        "resources": "",
+        "acceptance_criteria": "Every supplier statement reconciled within 2 days",
+        "attachments": [],
+        "has_attachments": False,
+        "deadline": "Tue 2026-03-17 18:00 (Asia/Shanghai)",
+    },
+}
+
+CONTEXTS: dict[str, dict[str, dict[str, object]]] = {
+    "requester/acknowledged": _REQUEST,
+    "office/evaluation_notice": _REQUEST,
+    "requester/invalid_request": {
+        "zh": {
+            "subject": "[需求] 供应商对账",
+            "problems": [
+                "「接收部门」未填写",
+                "「期望完成时间」不是可识别的日期：下月底"
+                "（请写成 2026-03-31、2026/3/31 或 2026年3月31日）",
+            ],
+            "form": [
+                ("需求名称", "供应商对账"),
+                ("发起部门", "财务部"),
+                ("接收部门", ""),
+                ("背景与目标", "每月手工对账耗时过长"),
+                ("期望完成时间", ""),
+                ("紧急程度", "一般"),
+                ("所需资源", ""),
+                ("验收标准", ""),
+            ],
+        },
+        "en": {
+            "subject": "[REQUEST] Supplier reconciliation",
+            "problems": [
+                "Receiving departments is missing",
+                "Urgency must be normal, urgent or critical: asap",
+            ],
+            "form": [
+                ("Title", "Supplier reconciliation"),
+                ("Requesting department", "Finance"),
+                ("Receiving departments", ""),
+                ("Background", "Manual reconciliation takes too long"),
+                ("Due", "2026-03-31"),
+                ("Urgency", ""),
+                ("Resources", ""),
+                ("Acceptance criteria", ""),
+            ],
+        },
+    },
+    "reporter/issue_acknowledged": {
+        "zh": {
+            "reference": "XT-2026-0012/RW-0003",
+            "description": "对账接口调用 ERP 时频繁超时，\n导致对账单无法生成。",
+            "urgency": "特急",
+            "meeting_by": "2026年3月18日（周三） 10:30",
+            "attachments": ["超时日志.txt (3 KB)"],
+            "has_attachments": True,
+        },
+        "en": {
+            "reference": "XT-2026-0012",
+            "description": "The ERP interface times out; no statement can be generated.",
+            "urgency": "critical",
+            "meeting_by": "Wed 2026-03-18 10:30 (Asia/Shanghai)",
+            "attachments": [],
+            "has_attachments": False,
+        },
+    },
+    "reporter/issue_invalid": {
+        "zh": {
+            "subject": "[问题] 接口超时",
+            "problems": ["「所属任务」未填写", "「问题描述」未填写"],
+            "form": [
+                ("所属任务", ""),
+                ("所属需求", ""),
+                ("问题描述", ""),
+                ("影响范围", "全部供应商"),
+                ("已尝试方案", ""),
+                ("所需支持", ""),
+                ("紧急程度", "紧急"),
+            ],
+        },
+        "en": {
+            "subject": "[ISSUE] Interface timeout",
+            "problems": ["Description is missing"],
+            "form": [
+                ("Task", "RW-0003"),
+                ("Request", ""),
+                ("Description", ""),
+                ("Impact", ""),
+                ("Tried", ""),
+                ("Support needed", ""),
+                ("Urgency", ""),
+            ],
+        },
+    },
+    "sender/reply_not_understood": {
+        "zh": {
+            "subject": "回复: [纪要] XT-2026-0015 启动会会议纪要",
+            "keywords": [
+                "纪要确认：确认 / 有异议：理由",
+                "任务：收到 / 申请改期：日期 理由 / 进度：60% 说明 / 风险：说明 / 完成",
+            ],
+        },
+        "en": {
+            "subject": "RE: something we never sent",
+            "keywords": [],
+        },
+    },
+}
+
+_SUFFIX = {"subject": "subject", "text": "txt", "html": "html"}
+
+
+def _golden_path(name: str, language: str, part: str) -> Path:
+    return GOLDEN / f"{name}.{language}.{_SUFFIX[part]}"
+
+
+CASES = [(name, language) for name in sorted(CONTEXTS) for language in LANGUAGES]
+
+
+@pytest.mark.parametrize(("name", "language"), CASES, ids=[f"{n}.{lang}" for n, lang in CASES])
+def test_golden(name: str, language: str) -> None:
+    rendered = render_mail(name, language, CONTEXTS[name][language])
+    for part in ("subject", "text", "html"):
+        path = _golden_path(name, language, part)
+        actual: str = getattr(rendered, part)
+        if UPDATE:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(actual, encoding="utf-8")
+        assert path.is_file(), f"no golden file {path}; run with LIAISON_UPDATE_GOLDEN=1"
+        assert actual == path.read_text(encoding="utf-8"), f"{path} differs"
+
+
+def test_every_mail_has_a_golden_test() -> None:
+    assert set(available_mails()) == set(CONTEXTS)
+
+
+def test_every_zh_template_has_an_en_twin() -> None:
+    files = {p.relative_to(TEMPLATE_DIR).as_posix() for p in TEMPLATE_DIR.rglob("*.j2")}
+    zh = {f for f in files if ".zh." in f}
+    assert zh, "no Chinese templates found"
+    assert not {f.replace(".zh.", ".en.") for f in zh} - files
+    assert not {f.replace(".en.", ".zh.") for f in files if ".en." in f} - files
+    # and every mail is complete: three parts in each language
+    for name in available_mails():
+        for language in LANGUAGES:
+            for part in ("subject", "txt", "html"):
+                assert f"{name}.{language}.{part}.j2" in files
+
+
+def test_subjects_carry_number_and_tag() -> None:
+    zh = render_mail("office/evaluation_notice", "zh", _REQUEST["zh"])
+    en = render_mail("office/evaluation_notice", "en", _REQUEST["en"])
+    assert zh.subject == "[评估] XT-2026-0015 供应商对账流程线上化"
+    assert en.subject == "[EVALUATION] XT-2026-0015 Supplier reconciliation online"
+    ack = render_mail("requester/acknowledged", "zh", _REQUEST["zh"])
+    assert ack.subject == "[需求已登记] XT-2026-0015 供应商对账流程线上化"
+
+
+def test_evaluation_notice_lists_the_reply_keywords() -> None:
+    zh = render_mail("office/evaluation_notice", "zh", _REQUEST["zh"])
+    en = render_mail("office/evaluation_notice", "en", _REQUEST["en"])
+    assert "受理 牵头部门：" in zh.text and "配合部门：" in zh.text and "退回：" in zh.text
+    assert "ACCEPT lead: " in en.text and "support: " in en.text and "RETURN: " in en.text
+
+
+def test_problem_reply_lists_every_problem_and_the_form() -> None:
+    context = CONTEXTS["requester/invalid_request"]["zh"]
+    rendered = render_mail("requester/invalid_request", "zh", context)
+    problems = context["problems"]
+    form = context["form"]
+    assert isinstance(problems, list) and isinstance(form, list)
+    for problem in problems:
+        assert f"- {problem}\n" in rendered.text
+    for label, value in form:
+        assert f"\n{label}：{value}\n" in rendered.text
+
+
+def test_missing_context_values_are_all_named() -> None:
+    context = dict(_REQUEST["zh"])
+    del context["title"]
+    del context["deadline"]
+    with pytest.raises(MissingContextError) as caught:
+        render_mail("requester/acknowledged", "zh", context)
+    assert caught.value.missing == ("deadline", "title")
+
+
+def test_the_environment_is_strict() -> None:
+    with pytest.raises(jinja2.UndefinedError):
+        ENVIRONMENT.from_string("{{ nothing }}").render()
+    with pytest.raises(jinja2.UndefinedError):
+        ENVIRONMENT.from_string("{% if nothing %}x{% endif %}").render()
+    with pytest.raises(jinja2.UndefinedError):
+        ENVIRONMENT.from_string("{{ item.missing }}").render(item={})
+
+
+def test_values_must_arrive_formatted() -> None:
+    context = dict(_REQUEST["en"])
+    context["due"] = None
+    with pytest.raises(UnformattedValueError):
+        render_mail("requester/acknowledged", "en", context)
+
+
+def test_html_escapes_values_and_text_does_not() -> None:
+    context = dict(_REQUEST["zh"])
+    context["title"] = "<script>alert('x')</script> & co"
+    rendered = render_mail("office/evaluation_notice", "zh", context)
+    assert "<script>" not in rendered.html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in rendered.html
+    assert "<script>alert('x')</script> & co" in rendered.text
+    assert rendered.subject == "[评估] XT-2026-0015 <script>alert('x')</script> & co"
+
+
+def test_subject_is_one_line_even_when_a_value_is_not() -> None:
+    context = dict(_REQUEST["en"])
+    context["title"] = "two\r\nlines\u2028and more"
+    rendered = render_mail("requester/acknowledged", "en", context)
+    assert rendered.subject == "[Request registered] XT-2026-0015 two lines and more"
+
+
+@pytest.mark.parametrize(
+    ("name", "language"),
+    [
+        ("requester/nothing", "zh"),
+        ("requester/acknowledged", "fr"),
+        ("../../etc/passwd", "zh"),
+        ("requester/acknowledged.zh.txt", "zh"),
+        ("layout/base", "zh"),
+    ],
+)
+def test_unknown_mail_or_language(name: str, language: str) -> None:
+    with pytest.raises(UnknownTemplateError):
+        render_mail(name, language, {})
+
+
+def test_required_context_matches_what_the_templates_read() -> None:
+    assert required_context("sender/reply_not_understood", "zh") == {"subject", "keywords"}
+    assert isinstance(
+        render_mail(
+            "sender/reply_not_understood", "en", CONTEXTS["sender/reply_not_understood"]["en"]
+        ),
+        RenderedMail,
+    )
+
+
+_ALLOWED_TAGS = {
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "p",
+    "h2",
+    "table",
+    "tr",
+    "th",
+    "td",
+    "ul",
+    "li",
+    "strong",
+    "br",
+    "div",
+}
+
+
+class _TagCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+
+
+@pytest.mark.parametrize(("name", "language"), CASES, ids=[f"{n}.{lang}" for n, lang in CASES])
+def test_html_uses_only_plain_markup(name: str, language: str) -> None:
+    # Catches text such as "<li.na@example.com>" written into a template unescaped.
+    collector = _TagCollector()
+    collector.feed(render_mail(name, language, CONTEXTS[name][language]).html)
+    assert collector.tags <= _ALLOWED_TAGS, collector.tags - _ALLOWED_TAGS
