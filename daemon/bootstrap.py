@@ -1,0 +1,115 @@
+"""All wiring in one place: settings in, a ready application out."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from daemon.settings import Settings
+from daemon.transports import MaildirTransport, SmtpTransport, Transport
+from mail_parsers.model import ParseOptions
+from store.blobs import BlobStore
+from store.engine import make_engine
+from store.migrate import upgrade
+from store.uow import make_session_factory
+from workflow.clock import Clock
+from workflow.config import WorkflowConfig
+from workflow.profiles import load_profile
+from workflow.workdays import WorkingCalendar
+
+log = logging.getLogger("liaison")
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    blobs: BlobStore
+    workflow: WorkflowConfig
+    clock: Clock
+
+    def transport(self) -> Transport:
+        out = self.settings.outbound
+        if out.transport == "maildir":
+            return MaildirTransport(Path(out.maildir))
+        if out.transport == "smtp":
+            smtp = out.smtp
+            return SmtpTransport(
+                smtp.host,
+                smtp.port,
+                smtp.security,
+                username=smtp.username,
+                password=smtp.password,
+                timeout=smtp.timeout,
+            )
+        raise NotImplementedError(f"outbound transport {out.transport!r} is not available yet")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def parse_options(settings: Settings) -> ParseOptions:
+    return ParseOptions(
+        mailbox_address=settings.mailbox.address,
+        message_id_domain=settings.mailbox.message_id_domain,
+        trusted_authserv_id=settings.security.trusted_authserv_id,
+        timezone=settings.calendar.timezone,
+    )
+
+
+def workflow_config(settings: Settings) -> WorkflowConfig:
+    start, end = settings.calendar.working_hours
+    calendar = WorkingCalendar.for_country(
+        settings.workdays.country,
+        extra_holidays=settings.workdays.extra_holidays,
+        extra_workdays=settings.workdays.extra_workdays,
+        working_hours=(start, end),
+        timezone=settings.calendar.timezone,
+    )
+    address = settings.mailbox.address
+    return WorkflowConfig(
+        mailbox_address=address,
+        mailbox_name=settings.outbound.from_name,
+        message_id_domain=settings.mailbox.message_id_domain,
+        coordinators=tuple(settings.workflow.coordinators),
+        profile=load_profile(settings.workflow.profile),
+        calendar=calendar,
+        timezone=ZoneInfo(settings.calendar.timezone),
+        parse_options=parse_options(settings),
+        loop_id=hashlib.sha256(address.lower().encode()).hexdigest()[:16] + "@" + address.lower(),
+        not_understood_per_day=1,
+    )
+
+
+def build_app(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> App:
+    """Build the application; with ``migrate`` the database schema is brought to head first."""
+    url = settings.store.url
+    if url.startswith("sqlite:///"):
+        db_path = Path(url.removeprefix("sqlite:///"))
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    if migrate:
+        upgrade(url)
+    engine = make_engine(url)
+    attachments = Path(settings.store.attachments_dir)
+    attachments.mkdir(parents=True, exist_ok=True)
+    return App(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        blobs=BlobStore(attachments),
+        workflow=workflow_config(settings),
+        clock=clock or SystemClock(),
+    )

@@ -1,0 +1,465 @@
+"""Intake: one inbound message, from raw bytes to recorded effects, in the caller's transaction.
+
+``ingest`` is the use case the daemon calls for every message from every source (IMAP,
+the LMTP/SMTP listener, ``liaison process``). It never commits; the caller wraps it in
+one unit of work and acknowledges the message to its source only after the commit.
+``record_failure`` is what the caller runs, in a fresh unit of work, when ``ingest``
+raised: the raw message is kept, the attempt counted, and after the limit the message
+is quarantined with its reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from mail_parsers.message import parse_message
+from mail_parsers.model import NOISE_KINDS, IssueFields, ParsedMessage, RequestFields
+from store.blobs import BlobStore
+from store.models import Attachment, Communication, InboundMessage, Issue, Request
+from store.uow import SqlUnitOfWork
+from workflow import presenting
+from workflow.actions import Recipient, SendMail
+from workflow.config import WorkflowConfig
+from workflow.errors import NotFoundError
+from workflow.outbound import queue_mail
+from workflow.profiles import format_number, number_scope
+
+Outcome = Literal["processed", "duplicate", "noise", "quarantined"]
+
+
+@dataclass(frozen=True)
+class InboundMail:
+    """A message as a source hands it over, with the identity the source gives it."""
+
+    source: str
+    uidvalidity: int | None
+    uid: str | None
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    outcome: Outcome
+    inbound_id: int
+    kind: str | None
+    request_number: str | None = None
+    queued: tuple[str, ...] = ()
+    reason: str | None = None
+
+
+def content_hash(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def ingest(
+    mail: InboundMail,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+    blobs: BlobStore,
+) -> IngestResult:
+    """Record ``mail`` and everything it causes. Idempotent: a message seen before has no effect."""
+    sha = content_hash(mail.raw)
+    row = uow.inbound.find_duplicate(mail.source, mail.uidvalidity, mail.uid, None, sha)
+    if row is not None and row.state != "received":
+        return IngestResult("duplicate", row.id, row.kind, reason="already processed")
+
+    parsed = parse_message(mail.raw, config.parse_options)
+    if row is None and parsed.headers.message_id:
+        earlier = uow.inbound.find_duplicate(
+            mail.source, mail.uidvalidity, mail.uid, parsed.headers.message_id, sha
+        )
+        if earlier is not None and earlier.state != "received":
+            return IngestResult("duplicate", earlier.id, earlier.kind, reason="same Message-ID")
+        row = earlier
+
+    if row is None:
+        row = InboundMessage(
+            source=mail.source,
+            source_uidvalidity=mail.uidvalidity,
+            source_uid=mail.uid,
+            message_id=parsed.headers.message_id,
+            content_sha256=sha,
+            raw=mail.raw,
+            size=len(mail.raw),
+            received_at=now,
+            state="received",
+            attempts=0,
+        )
+        uow.inbound.add(row)
+    row.message_id = parsed.headers.message_id
+    row.kind = parsed.kind
+    uow.session.flush()
+
+    if parsed.hostile is not None:
+        row.state = "quarantined"
+        row.reason = f"hostile ({parsed.hostile.type}): {parsed.hostile.detail}"
+        row.processed_at = now
+        return IngestResult("quarantined", row.id, parsed.kind, reason=row.reason)
+
+    _store_attachments(parsed, row, uow=uow, blobs=blobs)
+
+    if parsed.kind in NOISE_KINDS:
+        request_id = _request_answered(parsed, uow)
+        _record_inbound(parsed, row, request_id, uow=uow, now=now, summary=parsed.kind)
+        row.state = "noise"
+        row.request_id = request_id
+        row.processed_at = now
+        return IngestResult("noise", row.id, parsed.kind)
+
+    handler = _HANDLERS.get(parsed.kind, _record_only)
+    number, actions = handler(parsed, row, uow=uow, now=now, config=config)
+    queued: list[str] = []
+    for action in actions:
+        queued += [q.message_id for q in queue_mail(action, uow=uow, now=now, config=config)]
+    row.state = "processed"
+    row.processed_at = now
+    return IngestResult("processed", row.id, parsed.kind, number, tuple(queued))
+
+
+def record_failure(
+    mail: InboundMail,
+    reason: str,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> bool:
+    """Count a failed attempt at ``mail``; return True when it is now quarantined."""
+    sha = content_hash(mail.raw)
+    row = uow.inbound.find_duplicate(mail.source, mail.uidvalidity, mail.uid, None, sha)
+    if row is None:
+        row = InboundMessage(
+            source=mail.source,
+            source_uidvalidity=mail.uidvalidity,
+            source_uid=mail.uid,
+            message_id=None,
+            content_sha256=sha,
+            raw=mail.raw,
+            size=len(mail.raw),
+            received_at=now,
+            state="received",
+            attempts=0,
+        )
+        uow.inbound.add(row)
+    elif row.state != "received":
+        return row.state == "quarantined"
+    row.attempts = (row.attempts or 0) + 1
+    row.reason = reason[:2000]
+    if row.attempts >= config.max_attempts:
+        row.state = "quarantined"
+        row.reason = f"failed {row.attempts} times; last error: {reason}"[:2000]
+        row.processed_at = now
+        return True
+    return False
+
+
+# --- handlers by kind -------------------------------------------------------------------
+
+HandlerResult = tuple[str | None, Sequence[SendMail]]
+
+
+def _register_request(
+    parsed: ParsedMessage,
+    row: InboundMessage,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> HandlerResult:
+    fields = parsed.fields
+    assert isinstance(fields, RequestFields)
+    sender = parsed.headers.from_addr or ""
+    local_now = now.astimezone(config.timezone)
+    department = fields.requesting_department or ""
+    pattern = config.profile.numbering
+    scope = number_scope(pattern, year=local_now.year, department=department)
+    seq = uow.requests.allocate_number(scope)
+    number = format_number(pattern, year=local_now.year, seq=seq, department=department)
+    request = Request(
+        number=number,
+        revision=1,
+        state="registered",
+        profile=config.profile.name,
+        title=fields.title or "",
+        requesting_department=fields.requesting_department or "",
+        receiving_departments=list(fields.receiving_departments),
+        background=fields.background or "",
+        due=fields.due,
+        urgency=fields.urgency or "normal",
+        resources=fields.resources,
+        acceptance_criteria=fields.acceptance_criteria,
+        requester_email=sender,
+        requester_name=parsed.headers.from_name,
+        language=parsed.language,
+        lead_department=None,
+        supporting_departments=[],
+        created_at=now,
+        updated_at=now,
+        inbound_message_id=row.id,
+    )
+    uow.requests.add(request)
+    uow.session.flush()
+    row.request_id = request.id
+    _record_inbound(parsed, row, request.id, uow=uow, now=now, summary=f"request {number}")
+
+    deadline = config.profile.service_level("evaluate_request").due(now, config.calendar)
+    requester = Recipient(sender, parsed.headers.from_name, parsed.language)
+    references = (parsed.headers.message_id,) if parsed.headers.message_id else ()
+    ack = SendMail(
+        template="requester/acknowledged",
+        to=(requester,),
+        context=presenting.request_context(
+            request, parsed.attachments, deadline, config.timezone, parsed.language
+        ),
+        request_number=number,
+        request_id=request.id,
+        in_reply_to=parsed.headers.message_id,
+        references=references,
+        answering=True,
+    )
+    office = tuple(Recipient(addr, None, "zh") for addr in config.coordinators)
+    notice = SendMail(
+        template="office/evaluation_notice",
+        to=office,
+        context=presenting.request_context(
+            request, parsed.attachments, deadline, config.timezone, "zh"
+        ),
+        request_number=number,
+        request_id=request.id,
+        reply_context="evaluation",
+    )
+    return number, [ack, notice]
+
+
+def _answer_invalid(
+    parsed: ParsedMessage,
+    row: InboundMessage,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> HandlerResult:
+    template = "reporter/issue_invalid" if parsed.kind == "issue" else "requester/invalid_request"
+    _record_inbound(parsed, row, None, uow=uow, now=now, summary=f"{parsed.kind} with errors")
+    if not parsed.headers.from_addr:
+        return None, []
+    sender = Recipient(parsed.headers.from_addr, parsed.headers.from_name, parsed.language)
+    return None, [
+        SendMail(
+            template=template,
+            to=(sender,),
+            context=presenting.problems_context(parsed, config.timezone, parsed.language),
+            in_reply_to=parsed.headers.message_id,
+            references=(parsed.headers.message_id,) if parsed.headers.message_id else (),
+            answering=True,
+        )
+    ]
+
+
+def _record_issue(
+    parsed: ParsedMessage,
+    row: InboundMessage,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> HandlerResult:
+    if parsed.errors:
+        return _answer_invalid(parsed, row, uow=uow, now=now, config=config)
+    fields = parsed.fields
+    assert isinstance(fields, IssueFields)
+    request = uow.requests.by_number(fields.request) if fields.request else None
+    issue = Issue(
+        request_id=request.id if request else None,
+        task_ref=fields.task,
+        request_ref=fields.request,
+        description=fields.description or "",
+        impact=fields.impact,
+        tried=fields.tried,
+        support=fields.support,
+        urgency=fields.urgency or "normal",
+        reporter_email=parsed.headers.from_addr or "",
+        state="open",
+        created_at=now,
+        inbound_message_id=row.id,
+    )
+    uow.issues.add(issue)
+    uow.session.flush()
+    row.request_id = issue.request_id
+    _record_inbound(parsed, row, issue.request_id, uow=uow, now=now, summary="issue reported")
+    if not parsed.headers.from_addr:
+        return None, []
+    reporter = Recipient(parsed.headers.from_addr, parsed.headers.from_name, parsed.language)
+    number = request.number if request else None
+    return number, [
+        SendMail(
+            template="reporter/issue_acknowledged",
+            to=(reporter,),
+            context=presenting.issue_context(
+                issue,
+                number,
+                parsed.attachments,
+                now + timedelta(hours=24),
+                config.timezone,
+                parsed.language,
+            ),
+            request_number=number,
+            request_id=issue.request_id,
+            in_reply_to=parsed.headers.message_id,
+            references=(parsed.headers.message_id,) if parsed.headers.message_id else (),
+            answering=True,
+        )
+    ]
+
+
+def _record_reply(
+    parsed: ParsedMessage,
+    row: InboundMessage,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> HandlerResult:
+    request_id = _request_answered(parsed, uow)
+    row.request_id = request_id
+    action = parsed.reply.action if parsed.reply else "none"
+    _record_inbound(parsed, row, request_id, uow=uow, now=now, summary=f"reply: {action}")
+    if request_id is not None:
+        request = uow.requests.by_id(request_id)
+        return (request.number if request else None), []
+    # Not matched to anything we sent: answer once (per sender and day) with the keywords.
+    sender = parsed.headers.from_addr
+    if not sender:
+        return None, []
+    since = now - timedelta(days=1)
+    if (
+        uow.communications.count_sent_since("sender/reply_not_understood", sender, since)
+        >= config.not_understood_per_day
+    ):
+        return None, []
+    recipient = Recipient(sender, parsed.headers.from_name, parsed.language)
+    return None, [
+        SendMail(
+            template="sender/reply_not_understood",
+            to=(recipient,),
+            context=presenting.not_understood_context(parsed, parsed.language),
+            in_reply_to=parsed.headers.message_id,
+            references=(parsed.headers.message_id,) if parsed.headers.message_id else (),
+            answering=True,
+        )
+    ]
+
+
+def _record_only(
+    parsed: ParsedMessage,
+    row: InboundMessage,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> HandlerResult:
+    """Kinds whose stage is not run by intake (minutes, plan, review, calendar replies)."""
+    request_id = _request_answered(parsed, uow)
+    row.request_id = request_id
+    _record_inbound(parsed, row, request_id, uow=uow, now=now, summary=parsed.kind)
+    return None, []
+
+
+def _dispatch_request(
+    parsed: ParsedMessage,
+    row: InboundMessage,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> HandlerResult:
+    if parsed.kind == "invalid_request":
+        return _answer_invalid(parsed, row, uow=uow, now=now, config=config)
+    return _register_request(parsed, row, uow=uow, now=now, config=config)
+
+
+_HANDLERS = {
+    "request": _dispatch_request,
+    "invalid_request": _dispatch_request,
+    "issue": _record_issue,
+    "reply": _record_reply,
+}
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+def _request_answered(parsed: ParsedMessage, uow: SqlUnitOfWork) -> int | None:
+    """The request a message belongs to, from the mail of ours it answers."""
+    ids = [parsed.headers.in_reply_to] if parsed.headers.in_reply_to else []
+    ids += list(reversed(parsed.headers.references))
+    for mid in ids:
+        sent = uow.outbox.by_message_id(mid)
+        if sent is not None and sent.request_id is not None:
+            return sent.request_id
+    if parsed.reply is not None and parsed.reply.request:
+        request = uow.requests.by_number(parsed.reply.request)
+        if request is not None:
+            return request.id
+    return None
+
+
+def _record_inbound(
+    parsed: ParsedMessage,
+    row: InboundMessage,
+    request_id: int | None,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    summary: str,
+) -> None:
+    h = parsed.headers
+    uow.communications.add(
+        Communication(
+            request_id=request_id,
+            at=now,
+            direction="in",
+            from_addr=h.from_addr or "",
+            to_addrs=[a.email for a in (*h.to, *h.cc)][:50],
+            subject=h.subject[:500],
+            kind=parsed.kind,
+            summary=summary,
+            inbound_message_id=row.id,
+        )
+    )
+
+
+def _store_attachments(
+    parsed: ParsedMessage, row: InboundMessage, *, uow: SqlUnitOfWork, blobs: BlobStore
+) -> None:
+    for att in parsed.attachments:
+        # Content-addressed and idempotent: writing before the commit can at worst
+        # leave an unreferenced blob, never a reference to a missing one.
+        blobs.put(att.data)
+        uow.attachments.add(
+            Attachment(
+                inbound_message_id=row.id,
+                sha256=att.sha256,
+                size=att.size,
+                content_type=att.content_type,
+                filename=att.filename,
+            )
+        )
+
+
+def release_from_quarantine(inbound_id: int, *, uow: SqlUnitOfWork) -> InboundMail:
+    """Put a quarantined message back to be processed again (``liaison quarantine retry``)."""
+    row = uow.inbound.by_id(inbound_id)
+    if row is None or row.state != "quarantined":
+        raise NotFoundError(f"no quarantined message with id {inbound_id}")
+    row.state = "received"
+    row.attempts = 0
+    row.reason = None
+    row.processed_at = None
+    return InboundMail(row.source, row.source_uidvalidity, row.source_uid, row.raw)

@@ -1,0 +1,112 @@
+"""Perform ``SendMail`` actions: render, compose and write outbox rows in the caller's transaction.
+
+Nothing is sent here. The outbox row carries the finished bytes and a Message-ID fixed
+at the moment it is written, so a crash before or after delivery can never produce a
+different message: at worst the same one, with the same Message-ID, is sent again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from store.models import Communication, OutboxMessage
+from store.uow import SqlUnitOfWork
+from templates.compose import OutboundMail, compose, make_message_id
+from templates.render import render_mail
+from workflow.actions import Recipient, SendMail
+from workflow.config import WorkflowConfig
+
+
+@dataclass(frozen=True)
+class Queued:
+    message_id: str
+    recipients: tuple[str, ...]
+    subject: str
+
+
+def queue_mail(
+    action: SendMail, *, uow: SqlUnitOfWork, now: datetime, config: WorkflowConfig
+) -> list[Queued]:
+    """Write one outbox row per mail the action stands for; return what was queued."""
+    if action.reply_context is not None:
+        # One copy per recipient: the Message-ID identifies who was asked.
+        batches = [(r,) for r in action.to]
+    else:
+        # One copy per language, so everybody reads their own.
+        by_lang: dict[str, list[Recipient]] = {}
+        for r in action.to:
+            by_lang.setdefault(r.language, []).append(r)
+        batches = [tuple(rs) for rs in by_lang.values()]
+    return [_queue_one(action, batch, uow=uow, now=now, config=config) for batch in batches]
+
+
+def _queue_one(
+    action: SendMail,
+    to: tuple[Recipient, ...],
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> Queued:
+    language = to[0].language
+    rendered = render_mail(action.template, language, action.context)
+    unique = f"{now.astimezone(config.timezone):%Y%m%d%H%M%S}.{config.new_token()}"
+    message_id = make_message_id(
+        action.reply_context or "ack",
+        action.request_number or "none",
+        action.task,
+        unique,
+        config.message_id_domain,
+    )
+    mail = OutboundMail(
+        kind=action.template,
+        from_addr=config.mailbox_address,
+        from_name=config.mailbox_name,
+        to=tuple((r.name, r.email) for r in to),
+        cc=tuple((r.name, r.email) for r in action.cc),
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        message_id=message_id,
+        in_reply_to=action.in_reply_to,
+        references=action.references,
+        auto_submitted="auto-replied" if action.answering else "auto-generated",
+        reply_to=None,
+        date=now,
+        loop_id=config.loop_id,
+        attachments=action.attachments,
+    )
+    raw = compose(mail)
+    recipients = tuple(r.email for r in to) + tuple(r.email for r in action.cc)
+    row = OutboxMessage(
+        message_id=message_id,
+        created_at=now,
+        kind=action.template,
+        request_id=action.request_id,
+        envelope_from=config.mailbox_address,
+        recipients=list(recipients),
+        raw=raw,
+        state="pending",
+        attempts=0,
+        next_attempt_at=now,
+        reply_context=action.reply_context,
+        reply_recipient=to[0].email if action.reply_context is not None else None,
+        task_ref=action.task,
+    )
+    uow.outbox.add(row)
+    uow.session.flush()
+    uow.communications.add(
+        Communication(
+            request_id=action.request_id,
+            at=now,
+            direction="out",
+            from_addr=config.mailbox_address,
+            to_addrs=list(recipients),
+            subject=rendered.subject,
+            kind=action.template,
+            summary=None,
+            outbox_id=row.id,
+        )
+    )
+    return Queued(message_id=message_id, recipients=recipients, subject=rendered.subject)

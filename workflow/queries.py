@@ -1,0 +1,83 @@
+"""Read-side views for the command line: plain dicts ready for JSON or a table."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from store.models import Request
+from store.uow import SqlUnitOfWork
+from workflow.errors import NotFoundError
+
+
+def request_summary(request: Request, tz: ZoneInfo) -> dict[str, Any]:
+    return {
+        "number": request.number,
+        "state": request.state,
+        "title": request.title,
+        "requester": request.requester_email,
+        "due": request.due.isoformat() if request.due else None,
+        "created_at": request.created_at.astimezone(tz).isoformat(),
+        "next_deadline": None,
+    }
+
+
+def list_requests(uow: SqlUnitOfWork, tz: ZoneInfo, state: str | None = None) -> list[dict[str, Any]]:
+    return [request_summary(r, tz) for r in uow.requests.list(state=state)]
+
+
+def show_request(uow: SqlUnitOfWork, number: str, tz: ZoneInfo) -> dict[str, Any]:
+    request = uow.requests.by_number(number.upper())
+    if request is None:
+        raise NotFoundError(f"no request numbered {number}")
+    view = request_summary(request, tz)
+    view.update(
+        {
+            "revision": request.revision,
+            "profile": request.profile,
+            "requester_name": request.requester_name,
+            "requesting_department": request.requesting_department,
+            "receiving_departments": list(request.receiving_departments),
+            "lead_department": request.lead_department,
+            "supporting_departments": list(request.supporting_departments),
+            "background": request.background,
+            "urgency": request.urgency,
+            "resources": request.resources,
+            "acceptance_criteria": request.acceptance_criteria,
+            # Meetings, minutes and tasks are recorded by later stages of the workflow.
+            "meetings": [],
+            "minutes": [],
+            "tasks": [],
+            "problems": [
+                {"id": i.id, "state": i.state, "task": i.task_ref}
+                for i in uow.issues.for_request(request.id)
+            ],
+            "communications": [
+                {
+                    "at": c.at.astimezone(tz).isoformat(),
+                    "direction": c.direction,
+                    "from": c.from_addr,
+                    "to": list(c.to_addrs),
+                    "subject": c.subject,
+                    "kind": c.kind,
+                }
+                for c in uow.communications.for_request(request.id)
+            ],
+        }
+    )
+    return view
+
+
+def quarantine_list(uow: SqlUnitOfWork, tz: ZoneInfo) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": m.id,
+            "received_at": m.received_at.astimezone(tz).isoformat(),
+            "source": m.source,
+            "message_id": m.message_id,
+            "kind": m.kind,
+            "attempts": m.attempts,
+            "reason": m.reason,
+        }
+        for m in uow.inbound.quarantined()
+    ]
