@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import ssl
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,14 +52,22 @@ class App:
                 smtp.host,
                 smtp.port,
                 smtp.security,
-                username=smtp.username,
-                password=smtp.password,
+                username=smtp.username or None,
+                password=smtp.password or None,
                 timeout=smtp.timeout,
+                ssl_context=tls_context(smtp.ca_file),
             )
         raise NotImplementedError(f"outbound transport {out.transport!r} is not available yet")
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext | None:
+    """A verifying context trusting ``ca_file`` (a private CA); None: the system's."""
+    if ca_file is None:
+        return None
+    return ssl.create_default_context(cafile=str(ca_file))
 
 
 def parse_options(settings: Settings) -> ParseOptions:

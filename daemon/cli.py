@@ -67,9 +67,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from daemon.init_files import write_starter_files
+    from daemon.init_files import StarterFilesExistError, write_starter_files
 
-    for path in write_starter_files(Path(args.dir), force=args.force):
+    try:
+        written = write_starter_files(Path(args.dir), force=args.force)
+    except StarterFilesExistError as exc:
+        raise CliError(str(exc)) from exc
+    for path in written:
         print(f"wrote {path}")
     return EXIT_OK
 
@@ -105,31 +109,45 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_process(args: argparse.Namespace) -> int:
-    from daemon.inbound import Arrival, SourceRef
+    from daemon.inbound import Arrival, Outcome, SourceRef
     from daemon.outbox import OutboxDispatcher
     from daemon.pipeline import Pipeline
 
+    # Every file is read before anything is stored: an unreadable one changes nothing.
+    arrivals = [
+        (name, Arrival(SourceRef(f"file:{Path(name).resolve()}", None, None), _read(name)))
+        for name in args.files
+    ]
     app = _app(args)
+    failed = 0
     try:
         pipeline = Pipeline(
-            session_factory=app.session_factory, config=app.workflow, blobs=app.blobs, clock=app.clock
+            session_factory=app.session_factory,
+            config=app.workflow,
+            blobs=app.blobs,
+            clock=app.clock,
         )
-        for name in args.files:
-            raw = _read(name)
-            path = str(Path(name).resolve())
-            outcome = pipeline.handle(Arrival(SourceRef(f"file:{path}", None, None), raw))
-            result = pipeline.results[-1] if pipeline.results else None
-            detail = ""
-            if result is not None:
-                detail = f" ({result.kind}{' ' + result.request_number if result.request_number else ''})"
-            print(f"{name}: {outcome.value}{detail}")
+        for name, arrival in arrivals:
+            seen = len(pipeline.results)
+            outcome = pipeline.handle(arrival)
+            # A failed message adds no result; never report the previous file's.
+            result = pipeline.results[-1] if len(pipeline.results) > seen else None
+            if result is None:  # it failed; the attempt is counted
+                failed += 1
+                what = "failed; process it again to retry"
+                if outcome is Outcome.QUARANTINED:
+                    what = "quarantined after repeated failures"
+                print(f"{name}: {what}")
+                continue
+            number = f" {result.request_number}" if result.request_number else ""
+            print(f"{name}: {result.outcome} ({result.kind or '-'}{number})")
         report = OutboxDispatcher(
             session_factory=app.session_factory, transport=app.transport(), clock=app.clock
         ).drain()
         print(f"outbox: {report.sent} sent, {report.retried} deferred, {report.failed} failed")
     finally:
         app.close()
-    return EXIT_OK
+    return EXIT_PROBLEMS if failed else EXIT_OK
 
 
 def cmd_requests(args: argparse.Namespace) -> int:
@@ -176,7 +194,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
-    from daemon.inbound import Arrival, SourceRef
+    from daemon.inbound import Arrival, Outcome, SourceRef
     from daemon.pipeline import Pipeline
     from store.uow import SqlUnitOfWork
     from workflow.intake import release_from_quarantine
@@ -209,11 +227,16 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
             mail = release_from_quarantine(args.id, uow=uow)
             uow.commit()
         pipeline = Pipeline(
-            session_factory=app.session_factory, config=app.workflow, blobs=app.blobs, clock=app.clock
+            session_factory=app.session_factory,
+            config=app.workflow,
+            blobs=app.blobs,
+            clock=app.clock,
         )
-        outcome = pipeline.handle(Arrival(SourceRef(mail.source, mail.uidvalidity, mail.uid), mail.raw))
-        print(f"message {args.id}: {outcome.value}")
-        return EXIT_OK if outcome.value != "quarantined" else EXIT_PROBLEMS
+        ref = SourceRef(mail.source, mail.uidvalidity, mail.uid)
+        outcome = pipeline.handle(Arrival(ref, mail.raw))
+        reason = pipeline.results[-1].reason if pipeline.results else None
+        print(f"message {args.id}: {outcome.value}{': ' + reason if reason else ''}")
+        return EXIT_OK if outcome is Outcome.PROCESSED else EXIT_PROBLEMS
     finally:
         app.close()
 
@@ -241,9 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help: str
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
-        p.add_argument("--config", metavar="FILE", help="configuration file (default: $LIAISON_CONFIG, /etc/liaison/liaison.toml, embedded defaults)")
+        p.add_argument(
+            "--config",
+            metavar="FILE",
+            help="configuration file (default: $LIAISON_CONFIG, /etc/liaison/liaison.toml, "
+            "embedded defaults)",
+        )
         p.set_defaults(func=func)
         return p
 
@@ -281,6 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose or args.command == "run" else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic narrates every migration step at INFO; the operator needs its warnings only.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return int(args.func(args))
     except ConfigError as exc:

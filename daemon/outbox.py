@@ -24,7 +24,7 @@ from workflow.clock import Clock
 
 log = logging.getLogger("liaison.outbox")
 
-#: How long a claimed row stays invisible to other senders (replicas or a restart).
+#: Default for how long a claimed row stays invisible to other senders (replicas or a restart).
 CLAIM_LEASE = timedelta(minutes=2)
 
 
@@ -54,12 +54,14 @@ class OutboxDispatcher:
         clock: Clock,
         batch: int = 50,
         max_attempts: int = 12,
+        claim_lease: timedelta = CLAIM_LEASE,
     ) -> None:
         self._sf = session_factory
         self._transport = transport
         self._clock = clock
         self._batch = batch
         self._max_attempts = max_attempts
+        self._claim_lease = claim_lease
         self.wakeup = threading.Event()
 
     def run_once(self) -> DispatchReport:
@@ -97,7 +99,7 @@ class OutboxDispatcher:
             jobs = []
             for row in rows:
                 row.attempts += 1
-                row.next_attempt_at = now + CLAIM_LEASE
+                row.next_attempt_at = now + self._claim_lease
                 jobs.append(
                     _Job(row.id, row.message_id, row.envelope_from, tuple(row.recipients),
                          row.raw, row.attempts)

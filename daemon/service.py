@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import timedelta
 from types import FrameType
 
-from daemon.bootstrap import App
+from daemon.bootstrap import App, tls_context
 from daemon.imap import ImapIntake, ImapMailbox, ImapSettings
 from daemon.listener import ListenerServer
 from daemon.outbox import OutboxDispatcher
@@ -25,6 +26,7 @@ class Service:
             session_factory=app.session_factory,
             transport=app.transport(),
             clock=app.clock,
+            claim_lease=timedelta(seconds=app.settings.outbound.claim_lease),
         )
         self.pipeline = Pipeline(
             session_factory=app.session_factory,
@@ -57,6 +59,8 @@ class Service:
                 processed_folder=imap.processed_folder,
                 quarantine_folder=imap.quarantine_folder,
                 idle_timeout=imap.idle_timeout,
+                io_timeout=imap.timeout,
+                ssl_context=tls_context(imap.ca_file),
             )
             intake = ImapIntake(lambda: ImapMailbox(settings), self.pipeline.handle)
             self._spawn("imap-intake", lambda: intake.run(self.stop_event))

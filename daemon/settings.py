@@ -122,6 +122,9 @@ class OutboundSettings:
     from_name: str  # display name on the From header; "": the bare address
     smtp: SmtpConfig
     maildir: Path  # the Maildir that transport "maildir" writes to
+    #: Seconds a claimed outbox row stays invisible to other senders; after a crash
+    #: mid-send the row is sent again (same bytes, same Message-ID) once it runs out.
+    claim_lease: int = 120
 
 
 @dataclass(frozen=True)
@@ -363,6 +366,7 @@ def _outbound(r: _Reader) -> OutboundSettings:
         from_name=_one_line(r, "outbound.from_name"),
         smtp=smtp,
         maildir=r.path("outbound.maildir") or r.base_dir / "var/sent",
+        claim_lease=r.integer("outbound.claim_lease", minimum=1, maximum=86400),
     )
 
 

@@ -81,6 +81,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "transport": Key(S, "maildir"),
         "from_name": Key(S, ""),
         "maildir": Key(S, "./var/sent"),
+        "claim_lease": Key(N, 120),
     },
     "outbound.smtp": {
         "host": Key(S, ""),

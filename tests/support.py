@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -58,3 +58,39 @@ def with_message_id(raw: bytes, message_id: str) -> bytes:
     lines = [ln for ln in head.split(b"\r\n") if not ln.lower().startswith(b"message-id:")]
     lines.append(b"Message-ID: " + message_id.encode())
     return b"\r\n".join(lines) + sep + body
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+    """Poll ``predicate`` until true; fail after ``timeout``. For state owned by another
+    process (a mailbox, a database) where no event can be waited on."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def imap_smtp_env(root: Path, imap: object, sink: object, **overrides: str) -> dict[str, str]:
+    """Environment for a service reading the test Dovecot and sending to the SMTP sink."""
+    secret = root / "imap-password"
+    secret.write_text(getattr(imap, "password"))
+    env = scratch_env(root)
+    env.update(
+        {
+            "LIAISON_MAILBOX_BACKEND": "imap",
+            "LIAISON_MAILBOX_IMAP_HOST": getattr(imap, "host"),
+            "LIAISON_MAILBOX_IMAP_PORT": str(getattr(imap, "port")),
+            "LIAISON_MAILBOX_IMAP_SECURITY": "none",
+            "LIAISON_MAILBOX_IMAP_USERNAME": getattr(imap, "user"),
+            "LIAISON_MAILBOX_IMAP_PASSWORD_FILE": str(secret),
+            "LIAISON_MAILBOX_IMAP_IDLE_TIMEOUT": "30",
+            "LIAISON_OUTBOUND_TRANSPORT": "smtp",
+            "LIAISON_OUTBOUND_SMTP_HOST": getattr(sink, "host"),
+            "LIAISON_OUTBOUND_SMTP_PORT": str(getattr(sink, "port")),
+            "LIAISON_OUTBOUND_SMTP_SECURITY": "none",
+        }
+    )
+    env.update(overrides)
+    return env
