@@ -13,6 +13,9 @@ from pathlib import Path
 
 EXAMPLES_PACKAGE = "daemon.examples"
 STARTER_FILES = ("liaison.toml", "directory.toml")
+#: The default profile, copied so an admin can edit a clock or the numbering and point
+#: ``[workflow] profile`` at the copy.
+PROFILE_FILE = "profile.toml"
 
 
 class StarterFilesExistError(FileExistsError):
@@ -35,19 +38,26 @@ def read_example(name: str) -> str:
     return resource.read_text(encoding="utf-8")
 
 
-def write_starter_files(target: Path, *, force: bool = False) -> list[Path]:
-    """Write ``liaison.toml`` and ``directory.toml`` into ``target`` (created if missing).
+def read_default_profile() -> str:
+    """The shipped ``standard`` profile, as the starting point of an edited copy."""
+    return (resources.files("workflow") / "profiles" / "standard.toml").read_text(encoding="utf-8")
 
-    Without ``force``, nothing is written if either file exists already
-    (:class:`StarterFilesExistError`). Returns the paths written.
+
+def write_starter_files(target: Path, *, force: bool = False) -> list[Path]:
+    """Write ``liaison.toml``, ``directory.toml`` and ``profile.toml`` into ``target``.
+
+    ``target`` is created if missing. Without ``force``, nothing is written if any of
+    the files exists already (:class:`StarterFilesExistError`). Returns the paths written.
     """
     target.mkdir(parents=True, exist_ok=True)
-    paths = [target / name for name in STARTER_FILES]
+    texts = {name: read_example(name) for name in STARTER_FILES}
+    texts[PROFILE_FILE] = read_default_profile()
+    paths = [target / name for name in texts]
     existing = [p for p in paths if p.exists() or p.is_symlink()]
     if existing and not force:
         raise StarterFilesExistError(existing)
     for path in paths:
-        _write(path, read_example(path.name), replace=force)
+        _write(path, texts[path.name], replace=force)
     return paths
 
 

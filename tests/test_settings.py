@@ -684,7 +684,7 @@ def test_starter_files_are_written_and_load(tmp_path: Path, credentials: Path) -
     target = tmp_path / "new" / "config"
     written = write_starter_files(target)
 
-    assert written == [target / "liaison.toml", target / "directory.toml"]
+    assert written == [target / "liaison.toml", target / "directory.toml", target / "profile.toml"]
     assert written[0].read_text(encoding="utf-8") == read_example("liaison.toml")
     settings = load_settings(written[0], environ={"CREDENTIALS_DIRECTORY": str(credentials)})
     assert settings.directory.file == written[1]
@@ -709,7 +709,11 @@ def test_starter_files_refuse_to_overwrite(tmp_path: Path) -> None:
     assert (tmp_path / "directory.toml").read_text(encoding="utf-8") == read_example(
         "directory.toml"
     )
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["directory.toml", "liaison.toml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "directory.toml",
+        "liaison.toml",
+        "profile.toml",
+    ]
 
 
 def test_example_directory_has_the_contract_shape() -> None:
@@ -859,3 +863,18 @@ def test_schema_defaults_match_the_embedded_settings() -> None:
     assert SCHEMA["mailbox.listener"]["port"].default == 2525
     assert SCHEMA["calendar"]["timezone"].default == "Asia/Shanghai"
     assert SCHEMA["workflow"]["coordinators"].default == ("office@example.com",)
+
+
+def test_starter_profile_is_an_editable_copy_of_standard(tmp_path: Path) -> None:
+    from workflow.profiles import load_profile
+
+    written = write_starter_files(tmp_path)
+    profile_path = tmp_path / "profile.toml"
+    assert profile_path in written
+    copy = load_profile(str(profile_path))
+    assert copy.numbering == load_profile("standard").numbering
+    edited = profile_path.read_text(encoding="utf-8").replace(
+        copy.numbering, "HX-{year}-{seq:05d}"
+    )
+    profile_path.write_text(edited, encoding="utf-8")
+    assert load_profile(str(profile_path)).numbering == "HX-{year}-{seq:05d}"
