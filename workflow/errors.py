@@ -18,3 +18,13 @@ class PermanentError(WorkflowError):
 
 class NotFoundError(WorkflowError):
     """A request, issue or message named by the operator does not exist."""
+
+
+class RejectedInputError(PermanentError):
+    """An inbound message refused before or while it was parsed: too large, too deep,
+    too many parts, too slow to parse, or it crashed the parser. ``reason`` says which
+    (and names the limit); intake quarantines the message with it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -11,20 +11,20 @@ is quarantined with its reason.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 from mail_parsers.message import parse_message
-from mail_parsers.model import NOISE_KINDS, IssueFields, ParsedMessage, RequestFields
+from mail_parsers.model import NOISE_KINDS, IssueFields, ParsedMessage, ParseOptions, RequestFields
 from store.blobs import BlobStore
 from store.models import Attachment, Communication, InboundMessage, Issue, Request
 from store.uow import SqlUnitOfWork
 from workflow import presenting
 from workflow.actions import Recipient, SendMail
 from workflow.config import WorkflowConfig
-from workflow.errors import NotFoundError
+from workflow.errors import NotFoundError, RejectedInputError
 from workflow.outbound import queue_mail
 from workflow.profiles import format_number, number_scope
 
@@ -62,14 +62,22 @@ def ingest(
     now: datetime,
     config: WorkflowConfig,
     blobs: BlobStore,
+    parse: Callable[[bytes, ParseOptions], ParsedMessage] = parse_message,
 ) -> IngestResult:
-    """Record ``mail`` and everything it causes. Idempotent: a message seen before has no effect."""
+    """Record ``mail`` and everything it causes. Idempotent: a message seen before has no effect.
+
+    ``parse`` reads the raw bytes (the daemon passes an isolated parser); a message it
+    refuses with :class:`RejectedInputError` is kept and quarantined with the reason.
+    """
     sha = content_hash(mail.raw)
     row = uow.inbound.find_duplicate(mail.source, mail.uidvalidity, mail.uid, None, sha)
     if row is not None and row.state != "received":
         return IngestResult("duplicate", row.id, row.kind, reason="already processed")
 
-    parsed = parse_message(mail.raw, config.parse_options)
+    try:
+        parsed = parse(mail.raw, config.parse_options)
+    except RejectedInputError as exc:
+        return _quarantine_rejected(mail, row, exc.reason, sha=sha, uow=uow, now=now)
     if row is None and parsed.headers.message_id:
         earlier = uow.inbound.find_duplicate(
             mail.source, mail.uidvalidity, mail.uid, parsed.headers.message_id, sha
@@ -120,6 +128,37 @@ def ingest(
     row.state = "processed"
     row.processed_at = now
     return IngestResult("processed", row.id, parsed.kind, number, tuple(queued))
+
+
+def _quarantine_rejected(
+    mail: InboundMail,
+    row: InboundMessage | None,
+    reason: str,
+    *,
+    sha: str,
+    uow: SqlUnitOfWork,
+    now: datetime,
+) -> IngestResult:
+    """Keep a message the parser refused, quarantined with the reason (never retried)."""
+    if row is None:
+        row = InboundMessage(
+            source=mail.source,
+            source_uidvalidity=mail.uidvalidity,
+            source_uid=mail.uid,
+            message_id=None,
+            content_sha256=sha,
+            raw=mail.raw,
+            size=len(mail.raw),
+            received_at=now,
+            state="received",
+            attempts=0,
+        )
+        uow.inbound.add(row)
+    row.state = "quarantined"
+    row.reason = f"rejected: {reason}"[:2000]
+    row.processed_at = now
+    uow.session.flush()
+    return IngestResult("quarantined", row.id, None, reason=row.reason)
 
 
 def record_failure(
