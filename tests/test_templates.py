@@ -168,6 +168,195 @@ CONTEXTS: dict[str, dict[str, dict[str, object]]] = {
             "keywords": [],
         },
     },
+    "signer/receipt": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "title": "供应商对账流程线上化",
+            "action_label": "任务进度",
+            "detail": "进度 60%：对账单自动生成已完成开发，\n正在与 ERP 联调。",
+            "at": "2026年3月16日（周一） 10:24",
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "title": "Supplier reconciliation online",
+            "action_label": "minutes confirmed",
+            "detail": "",
+            "at": "Mon 2026-03-16 10:24 (Asia/Shanghai)",
+        },
+    },
+    "sender/held_for_review": {
+        "zh": {
+            "subject": "[纪要] XT-2026-0015 启动会会议纪要",
+            "reason_text": (
+                "您的发件地址 wang.qiang@example.com 不是原邮件的收件地址，"
+                "也不是通讯录中登记的代理人。"
+            ),
+            "number": "XT-2026-0015",
+        },
+        "en": {
+            "subject": "Re: minutes",
+            "reason_text": (
+                "Your mail does not answer a mail the coordination mailbox sent to you, "
+                "so it cannot be tied to a sign-off that was asked of you."
+            ),
+            "number": "",
+        },
+    },
+    "office/held_for_review": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "sender": "王强 <wang.qiang@example.com>",
+            "subject": "回复: [纪要] XT-2026-0015 启动会会议纪要",
+            "reason_code": "wrong_sender",
+            "reason_text": (
+                "发件人 wang.qiang@example.com 不是原邮件的收件人"
+                "（李娜 li.na@example.com），也不是通讯录中登记的代理人。"
+            ),
+            "action_label": "纪要确认",
+            "review_id": "12",
+            "command": "liaison review approve 12",
+            "reject_command": "liaison review reject 12",
+        },
+        "en": {
+            "number": "",
+            "sender": "Li Na <li.na@example.com>",
+            "subject": "Re: minutes",
+            "reason_code": "no_reference",
+            "reason_text": (
+                "The reply names no mail sent by the coordination mailbox "
+                "(no reply address token, In-Reply-To or References)."
+            ),
+            "action_label": "minutes confirmed",
+            "review_id": "13",
+            "command": "liaison review approve 13",
+            "reject_command": "liaison review reject 13",
+        },
+    },
+    "requester/returned": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "title": "供应商对账流程线上化",
+            "reason": (
+                "背景与目标不够明确，请补充预期收益（如每月可节省的工时），\n并确认采购部的对接人。"
+            ),
+            "form": [
+                ("需求名称", "供应商对账流程线上化"),
+                ("发起部门", "财务部"),
+                ("接收部门", "研发部、采购部"),
+                ("背景与目标", "目前每月与 40 余家供应商手工对账，耗时约 5 个工作日。"),
+                ("期望完成时间", "2026-03-31"),
+                ("紧急程度", "紧急"),
+                ("所需资源", "研发部开发 1 人，采购部对接人 1 人"),
+                ("验收标准", ""),
+            ],
+            "tag": "[需求]",
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "title": "Supplier reconciliation online",
+            "reason": "Please state the expected benefit and name a contact in Purchasing.",
+            "form": [
+                ("Title", "Supplier reconciliation online"),
+                ("Requesting department", "Finance"),
+                ("Receiving departments", "R&D, Purchasing"),
+                ("Background", "Reconciling with 40 suppliers by hand takes 5 days a month."),
+                ("Due", "2026-03-31"),
+                ("Urgency", "urgent"),
+                ("Resources", ""),
+                ("Acceptance criteria", ""),
+            ],
+            "tag": "[REQUEST]",
+        },
+    },
+    "requester/accepted": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "title": "供应商对账流程线上化",
+            "lead_department": "研发部",
+            "supporting_departments": "采购部、财务部",
+            "next_step": (
+                "协调办公室将在 2 个工作日内安排启动会，"
+                "邀请您及牵头部门、配合部门负责人参加，届时您将收到会议邀请。"
+            ),
+            "deadline": "2026年3月18日（周三） 18:00",
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "title": "Supplier reconciliation online",
+            "lead_department": "R&D",
+            "supporting_departments": "",
+            "next_step": (
+                "A kickoff meeting with you and the head of the lead department will be "
+                "scheduled within 2 working days; you will receive a calendar invitation."
+            ),
+            "deadline": "Wed 2026-03-18 18:00 (Asia/Shanghai)",
+        },
+    },
+    "sender/not_applicable": {
+        "zh": {
+            "subject": "回复: [任务] XT-2026-0015 RW-0003 对账单模板设计",
+            "number": "XT-2026-0015",
+            "keyword": "收到",
+            "state_text": (
+                "任务 RW-0003 已于 2026年3月16日（周一） 10:05 确认收到，"
+                "目前进行中，截止日期为 2026年3月27日（周五）。"
+            ),
+            "keywords": ["任务：申请改期：日期 理由 / 进度：60% 说明 / 风险：说明 / 完成"],
+        },
+        "en": {
+            "subject": "RE: [EVALUATION] XT-2026-0015 Supplier reconciliation online",
+            "number": "XT-2026-0015",
+            "keyword": "ACCEPT",
+            "state_text": (
+                "The request was accepted on Mon 2026-03-16 14:20 (Asia/Shanghai), "
+                "with R&D as the lead department."
+            ),
+            "keywords": [],
+        },
+    },
+    "office/delivery_failed": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "failed_recipient": "zhang.wei@example.com",
+            "status": "5.1.1",
+            "original_subject": "[任务] XT-2026-0015 RW-0003 对账单模板设计",
+            "original_message_id": (
+                "<task.xt-2026-0015.rw-0003.20260316090014.k3f9@coord.example.com>"
+            ),
+            "diagnostic": (
+                "smtp; 550 5.1.1 <zhang.wei@example.com>: Recipient address rejected: "
+                "User unknown in virtual mailbox table"
+            ),
+        },
+        "en": {
+            "number": "",
+            "failed_recipient": "li.na@example.com",
+            "status": "4.2.2",
+            "original_subject": "[Weekly digest] 2026-W12",
+            "original_message_id": "<notice.20260316090014.a7c2@coord.example.com>",
+            "diagnostic": "",
+        },
+    },
+    "office/unknown_department": {
+        "zh": {
+            "subject": "回复: [评估] XT-2026-0015 供应商对账流程线上化",
+            "number": "XT-2026-0015",
+            "names": ["市场部：通讯录中没有该部门", "研发：对应多个部门：研发部、研发中心"],
+            "keywords": [
+                "受理 牵头部门：X 配合部门：Y、Z",
+                "退回：理由",
+            ],
+        },
+        "en": {
+            "subject": "RE: [EVALUATION] XT-2026-0015 Supplier reconciliation online",
+            "number": "XT-2026-0015",
+            "names": ["Marketing: unknown", "R&D: ambiguous: R&D Center, R&D Department"],
+            "keywords": [
+                "ACCEPT lead: X support: Y, Z",
+                "RETURN: reason",
+            ],
+        },
+    },
 }
 
 _SUFFIX = {"subject": "subject", "text": "txt", "html": "html"}
