@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from daemon.directory_file import DirectoryFile
 from daemon.settings import Settings
 from daemon.transports import MaildirTransport, SmtpTransport, Transport
 from mail_parsers.model import ParseOptions
@@ -22,6 +23,7 @@ from store.migrate import upgrade
 from store.uow import make_session_factory
 from workflow.clock import Clock
 from workflow.config import WorkflowConfig
+from workflow.directory import DirectorySource, StaticDirectory
 from workflow.profiles import load_profile
 from workflow.workdays import WorkingCalendar
 
@@ -79,6 +81,14 @@ def parse_options(settings: Settings) -> ParseOptions:
     )
 
 
+def directory_source(settings: Settings) -> DirectorySource:
+    """The directory file, reloaded when it changes; an empty directory when none is set."""
+    path = settings.directory.file
+    if path is None:
+        return StaticDirectory()
+    return DirectoryFile(Path(path))
+
+
 def workflow_config(settings: Settings) -> WorkflowConfig:
     start, end = settings.calendar.working_hours
     calendar = WorkingCalendar.for_country(
@@ -100,6 +110,10 @@ def workflow_config(settings: Settings) -> WorkflowConfig:
         parse_options=parse_options(settings),
         loop_id=hashlib.sha256(address.lower().encode()).hexdigest()[:16] + "@" + address.lower(),
         not_understood_per_day=1,
+        directory_source=directory_source(settings),
+        subaddress=settings.mailbox.subaddress,
+        reply_token_secret=settings.security.reply_token_secret,
+        allowed_sender_domains=frozenset(d.lower() for d in settings.security.allowed_sender_domains),
     )
 
 

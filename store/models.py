@@ -261,3 +261,49 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     holder: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class HeldState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Signoff(Base):
+    """A sign-off that changed state. One per asking mail: a second answer to the same
+    mail (a replay, a forwarded copy) finds this row and changes nothing."""
+
+    __tablename__ = "signoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), unique=True)
+    inbound_message_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
+    signer: Mapped[str] = mapped_column(String(EMAIL))
+    on_behalf_of: Mapped[str] = mapped_column(String(EMAIL))
+    action: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str | None] = mapped_column(Text)  # JSON of the keyword's value
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: "trusted" when every rule held, "review" when the office approved a held reply.
+    via: Mapped[str] = mapped_column(String(16))
+
+
+class HeldSignoff(Base):
+    """A reply that would have changed state but was not trusted: waits for the office."""
+
+    __tablename__ = "held_signoffs"
+    __table_args__ = (CheckConstraint(_one_of("state", HeldState), name="state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inbound_message_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
+    sender: Mapped[str] = mapped_column(String(EMAIL))
+    reason: Mapped[str] = mapped_column(String(64))  # machine-readable code
+    detail: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default=HeldState.PENDING, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(EMAIL))

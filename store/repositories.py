@@ -21,6 +21,8 @@ from store.errors import NotFoundError, UnsupportedDatabaseError
 from store.models import (
     Attachment,
     Base,
+    HeldSignoff,
+    HeldState,
     Communication,
     Direction,
     InboundMessage,
@@ -32,6 +34,7 @@ from store.models import (
     OutboxMessage,
     OutboxState,
     Request,
+    Signoff,
 )
 
 _Row = TypeVar("_Row", bound=Base)
@@ -455,3 +458,32 @@ __all__: Sequence[str] = (
     "OutboxRepository",
     "RequestRepository",
 )
+
+
+class SignoffRepository(_Repository):
+    """Sign-offs that changed state, and replies held for the office's review."""
+
+    def add(self, signoff: Signoff) -> Signoff:
+        return self._add(signoff)
+
+    def for_outbox(self, outbox_id: int) -> Signoff | None:
+        """The sign-off already given in answer to this mail, if any (replays find it)."""
+        return self._session.scalars(select(Signoff).where(Signoff.outbox_id == outbox_id)).first()
+
+    def for_request(self, request_id: int) -> builtins.list[Signoff]:
+        return self._all(
+            select(Signoff).where(Signoff.request_id == request_id).order_by(Signoff.at, Signoff.id)
+        )
+
+    def hold(self, held: HeldSignoff) -> HeldSignoff:
+        return self._add(held)
+
+    def held(self, held_id: int) -> HeldSignoff | None:
+        return self._session.get(HeldSignoff, held_id)
+
+    def pending_review(self) -> builtins.list[HeldSignoff]:
+        return self._all(
+            select(HeldSignoff)
+            .where(HeldSignoff.state == HeldState.PENDING)
+            .order_by(HeldSignoff.created_at, HeldSignoff.id)
+        )

@@ -29,6 +29,7 @@ from store.repositories import (
     LeaseRepository,
     OutboxRepository,
     RequestRepository,
+    SignoffRepository,
 )
 
 __all__ = ["SqlUnitOfWork", "make_session_factory"]
@@ -44,6 +45,7 @@ class _Open:
     communications: CommunicationRepository
     outbox: OutboxRepository
     leases: LeaseRepository
+    signoffs: SignoffRepository
 
 
 class SqlUnitOfWork:
@@ -66,6 +68,7 @@ class SqlUnitOfWork:
             communications=CommunicationRepository(session),
             outbox=OutboxRepository(session),
             leases=LeaseRepository(session),
+            signoffs=SignoffRepository(session),
         )
         return self
 
@@ -128,3 +131,7 @@ class SqlUnitOfWork:
     @property
     def leases(self) -> LeaseRepository:
         return self._active().leases
+
+    @property
+    def signoffs(self) -> SignoffRepository:
+        return self._active().signoffs

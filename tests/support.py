@@ -94,3 +94,62 @@ def imap_smtp_env(root: Path, imap: object, sink: object, **overrides: str) -> d
     )
     env.update(overrides)
     return env
+
+
+def build_reply(
+    answered: bytes,
+    *,
+    sender: str,
+    body: str,
+    sender_name: str | None = None,
+    authenticated: bool = True,
+    authserv_id: str = "mx.example.com",
+    to: str | None = None,
+    in_reply_to: bool = True,
+    references: bool = True,
+    subject: str | None = None,
+    message_id: str | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+    quote: bool = True,
+) -> bytes:
+    """A reply as a mail client would send it to ``answered`` (one of our outbound mails).
+
+    ``authenticated`` adds the trusted MX's ``Authentication-Results ... dmarc=pass``;
+    ``to`` defaults to the answered mail's Reply-To, else its From (where a client sends
+    a reply); the quoted original follows the new text like Outlook quotes it.
+    """
+    import email.utils
+    from email.header import Header
+
+    original = parse_mail(answered)
+    reply_target = to or str(original["Reply-To"] or original["From"].addresses[0].addr_spec)
+    lines: list[str] = []
+    if authenticated:
+        domain = sender.rpartition("@")[2]
+        lines.append(
+            f"Authentication-Results: {authserv_id}; dkim=pass header.d={domain}; "
+            f"spf=pass smtp.mailfrom={sender}; dmarc=pass header.from={domain}"
+        )
+    display = Header(sender_name, "utf-8").encode() if sender_name else None
+    lines.append(f"From: {display} <{sender}>" if display else f"From: {sender}")
+    lines.append(f"To: {reply_target}")
+    subj = subject if subject is not None else "回复: " + str(original["Subject"])
+    lines.append(f"Subject: {Header(subj, 'utf-8').encode()}")
+    lines.append("Date: " + email.utils.format_datetime(T0.replace(hour=10)))
+    lines.append(f"Message-ID: {message_id or email.utils.make_msgid(domain='client.example.com')}")
+    if in_reply_to:
+        lines.append(f"In-Reply-To: {original['Message-ID']}")
+    if references:
+        refs = " ".join(filter(None, [str(original.get("References") or ""), str(original["Message-ID"])]))
+        lines.append(f"References: {refs}")
+    for name, value in (extra_headers or {}).items():
+        lines.append(f"{name}: {value}")
+    lines += ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
+              "Content-Transfer-Encoding: 8bit"]
+    text = body.rstrip("\n") + "\n"
+    if quote:
+        text += "\n-----原始邮件-----\n发件人: " + str(original["From"]) + "\n"
+        text += "发送时间: 2026年3月16日 9:00\n主题: " + str(original["Subject"]) + "\n\n"
+        text += text_of(original)
+    head = "\r\n".join(lines)
+    return (head + "\r\n\r\n" + text.replace("\r\n", "\n").replace("\n", "\r\n")).encode("utf-8")

@@ -180,16 +180,34 @@ def test_issue_is_recorded_against_its_request_and_acknowledged(
     assert str(number) in parse_mail(acks[0].raw)["Subject"]
 
 
-def test_unmatched_reply_is_recorded_and_answered_once(
+def test_unmatched_sign_off_is_held_and_its_sender_told_once(
     app: App, pipeline: Pipeline, corpus_dir: Path
 ) -> None:
+    # A confirmation answering minutes this mailbox never sent: nothing to sign off.
     raw = (corpus_dir / "rep_01_confirm_zh_outlook_plain.eml").read_bytes()
+    assert _arrive(pipeline, raw, uid="1") is Outcome.PROCESSED
+    assert _arrive(pipeline, with_message_id(raw, "<again@example.com>"), uid="2") is Outcome.PROCESSED
+    kinds = [r.kind for r in _outbox(app)]
+    assert kinds.count("sender/held_for_review") == 1
+    assert kinds.count("office/held_for_review") == 2
+    with SqlUnitOfWork(app.session_factory) as uow:
+        held = uow.signoffs.pending_review()
+        assert [h.reason for h in held] == ["unknown_reference", "unknown_reference"]
+        assert len(uow.inbound.in_state("held")) == 2
+
+
+def test_reply_without_keyword_is_recorded_and_answered_once(
+    app: App, pipeline: Pipeline, corpus_dir: Path
+) -> None:
+    # The keyword stands only in the quoted text: no answer of any kind.
+    raw = (corpus_dir / "rep_25_tricky_keyword_only_in_quote_gmail.eml").read_bytes()
     assert _arrive(pipeline, raw, uid="1") is Outcome.PROCESSED
     assert _arrive(pipeline, with_message_id(raw, "<again@example.com>"), uid="2") is Outcome.PROCESSED
     answers = [r for r in _outbox(app) if r.kind == "sender/reply_not_understood"]
     assert len(answers) == 1
     with SqlUnitOfWork(app.session_factory) as uow:
         assert len(uow.inbound.in_state("processed")) == 2
+        assert uow.signoffs.pending_review() == []
 
 
 @pytest.mark.parametrize(

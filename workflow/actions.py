@@ -35,3 +35,13 @@ class SendMail:
     references: tuple[str, ...] = ()
     answering: bool = False  # Auto-Submitted: auto-replied instead of auto-generated
     attachments: tuple[tuple[str, str, bytes], ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What a stage rule did with a sign-off: ``applied`` (state changed) or
+    ``not_applicable`` (nothing changed; the mails say why)."""
+
+    result: str
+    mails: tuple[SendMail, ...]
+    detail: str = ""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from mail_parsers.model import ParseOptions
+from workflow.directory import Directory, DirectorySource, StaticDirectory
 from workflow.profiles import Profile
 from workflow.workdays import WorkingCalendar
 
@@ -34,3 +35,16 @@ class WorkflowConfig:
     not_understood_per_day: int = 1
     #: Source of the random part of Message-IDs; injectable so tests are repeatable.
     new_token: Callable[[], str] = field(default=random_token)
+    #: People and departments; asked on every use so an edited file takes effect.
+    directory_source: DirectorySource = field(default_factory=StaticDirectory)
+    #: The mail system delivers coord+TOKEN@domain to coord@domain: reply tokens go
+    #: into a per-recipient Reply-To address.
+    subaddress: bool = False
+    #: Key of the HMAC under which reply tokens are stored (never the tokens).
+    reply_token_secret: str = field(default="", repr=False)
+    #: When not empty, only senders in these domains may sign off.
+    allowed_sender_domains: frozenset[str] = frozenset()
+
+    @property
+    def directory(self) -> Directory:
+        return self.directory_source.current()

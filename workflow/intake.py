@@ -11,6 +11,7 @@ is quarantined with its reason.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,8 +28,13 @@ from workflow.config import WorkflowConfig
 from workflow.errors import NotFoundError, RejectedInputError
 from workflow.outbound import queue_mail
 from workflow.profiles import format_number, number_scope
+from workflow.replies import record_reply
 
 Outcome = Literal["processed", "duplicate", "noise", "quarantined"]
+
+#: Candidate request numbers in a subject: any run of letters, digits, CJK and hyphens
+#: with a hyphen in it (numbers follow the profile's pattern, e.g. XT-2026-0015).
+_SUBJECT_TOKEN = re.compile(r"[0-9A-Z\u4e00-\u9fff]+(?:-[0-9A-Z\u4e00-\u9fff]+)+")
 
 
 @dataclass(frozen=True)
@@ -125,7 +131,8 @@ def ingest(
     queued: list[str] = []
     for action in actions:
         queued += [q.message_id for q in queue_mail(action, uow=uow, now=now, config=config)]
-    row.state = "processed"
+    if row.state == "received":  # a handler may have decided otherwise ("held")
+        row.state = "processed"
     row.processed_at = now
     return IngestResult("processed", row.id, parsed.kind, number, tuple(queued))
 
@@ -214,38 +221,42 @@ def _register_request(
     fields = parsed.fields
     assert isinstance(fields, RequestFields)
     sender = parsed.headers.from_addr or ""
-    local_now = now.astimezone(config.timezone)
-    department = fields.requesting_department or ""
-    pattern = config.profile.numbering
-    scope = number_scope(pattern, year=local_now.year, department=department)
-    seq = uow.requests.allocate_number(scope)
-    number = format_number(pattern, year=local_now.year, seq=seq, department=department)
-    request = Request(
-        number=number,
-        revision=1,
-        state="registered",
-        profile=config.profile.name,
-        title=fields.title or "",
-        requesting_department=fields.requesting_department or "",
-        receiving_departments=list(fields.receiving_departments),
-        background=fields.background or "",
-        due=fields.due,
-        urgency=fields.urgency or "normal",
-        resources=fields.resources,
-        acceptance_criteria=fields.acceptance_criteria,
-        requester_email=sender,
-        requester_name=parsed.headers.from_name,
-        language=parsed.language,
-        lead_department=None,
-        supporting_departments=[],
-        created_at=now,
-        updated_at=now,
-        inbound_message_id=row.id,
-    )
-    uow.requests.add(request)
+    request = _returned_request_named(parsed, uow)
+    if request is not None:
+        # A returned request sent again with corrected fields: same number, next revision.
+        request.revision += 1
+        request.state = "registered"
+        _fill_request(request, fields)
+        request.updated_at = now
+        number = request.number
+        summary = f"request {number} resubmitted (revision {request.revision})"
+    else:
+        local_now = now.astimezone(config.timezone)
+        department = fields.requesting_department or ""
+        pattern = config.profile.numbering
+        scope = number_scope(pattern, year=local_now.year, department=department)
+        seq = uow.requests.allocate_number(scope)
+        number = format_number(pattern, year=local_now.year, seq=seq, department=department)
+        request = Request(
+            number=number,
+            revision=1,
+            state="registered",
+            profile=config.profile.name,
+            requester_email=sender,
+            requester_name=parsed.headers.from_name,
+            language=parsed.language,
+            lead_department=None,
+            supporting_departments=[],
+            created_at=now,
+            updated_at=now,
+            inbound_message_id=row.id,
+        )
+        _fill_request(request, fields)
+        uow.requests.add(request)
+        summary = f"request {number}"
     uow.session.flush()
     row.request_id = request.id
-    _record_inbound(parsed, row, request.id, uow=uow, now=now, summary=f"request {number}")
+    _record_inbound(parsed, row, request.id, uow=uow, now=now, summary=summary)
 
     deadline = config.profile.service_level("evaluate_request").due(now, config.calendar)
     requester = Recipient(sender, parsed.headers.from_name, parsed.language)
@@ -274,6 +285,27 @@ def _register_request(
         reply_context="evaluation",
     )
     return number, [ack, notice]
+
+
+def _fill_request(request: Request, fields: RequestFields) -> None:
+    request.title = fields.title or ""
+    request.requesting_department = fields.requesting_department or ""
+    request.receiving_departments = list(fields.receiving_departments)
+    request.background = fields.background or ""
+    request.due = fields.due
+    request.urgency = fields.urgency or "normal"
+    request.resources = fields.resources
+    request.acceptance_criteria = fields.acceptance_criteria
+
+
+def _returned_request_named(parsed: ParsedMessage, uow: SqlUnitOfWork) -> Request | None:
+    """A returned request of this sender whose number the subject names, if any."""
+    sender = (parsed.headers.from_addr or "").lower()
+    for token in _SUBJECT_TOKEN.findall(parsed.headers.subject.upper()):
+        request = uow.requests.by_number(token)
+        if request is not None and request.state == "returned" and request.requester_email.lower() == sender:
+            return request
+    return None
 
 
 def _answer_invalid(
@@ -365,34 +397,10 @@ def _record_reply(
     now: datetime,
     config: WorkflowConfig,
 ) -> HandlerResult:
-    request_id = _request_answered(parsed, uow)
-    row.request_id = request_id
-    action = parsed.reply.action if parsed.reply else "none"
-    _record_inbound(parsed, row, request_id, uow=uow, now=now, summary=f"reply: {action}")
-    if request_id is not None:
-        request = uow.requests.by_id(request_id)
-        return (request.number if request else None), []
-    # Not matched to anything we sent: answer once (per sender and day) with the keywords.
-    sender = parsed.headers.from_addr
-    if not sender:
-        return None, []
-    since = now - timedelta(days=1)
-    if (
-        uow.communications.count_sent_since("sender/reply_not_understood", sender, since)
-        >= config.not_understood_per_day
-    ):
-        return None, []
-    recipient = Recipient(sender, parsed.headers.from_name, parsed.language)
-    return None, [
-        SendMail(
-            template="sender/reply_not_understood",
-            to=(recipient,),
-            context=presenting.not_understood_context(parsed, parsed.language),
-            in_reply_to=parsed.headers.message_id,
-            references=(parsed.headers.message_id,) if parsed.headers.message_id else (),
-            answering=True,
-        )
-    ]
+    outcome = record_reply(parsed, row, uow=uow, now=now, config=config)
+    summary = f"reply: {parsed.reply.action if parsed.reply else 'none'} ({outcome.result})"
+    _record_inbound(parsed, row, row.request_id, uow=uow, now=now, summary=summary)
+    return outcome.request_number, outcome.mails
 
 
 def _record_only(

@@ -7,7 +7,7 @@ different message: at worst the same one, with the same Message-ID, is sent agai
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from store.models import Communication, OutboxMessage
@@ -16,6 +16,7 @@ from templates.compose import OutboundMail, compose, make_message_id
 from templates.render import render_mail
 from workflow.actions import Recipient, SendMail
 from workflow.config import WorkflowConfig
+from workflow.signoff import new_reply_token, reply_address, token_hash
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,12 @@ def _queue_one(
         loop_id=config.loop_id,
         attachments=action.attachments,
     )
+    token_digest = None
+    if action.reply_context is not None and config.subaddress and config.reply_token_secret:
+        # The token travels only in this recipient's Reply-To; the store keeps its HMAC.
+        token = new_reply_token()
+        token_digest = token_hash(config.reply_token_secret, token)
+        mail = replace(mail, reply_to=reply_address(config.mailbox_address, token))
     raw = compose(mail)
     recipients = tuple(r.email for r in to) + tuple(r.email for r in action.cc)
     row = OutboxMessage(
@@ -93,6 +100,7 @@ def _queue_one(
         reply_context=action.reply_context,
         reply_recipient=to[0].email if action.reply_context is not None else None,
         task_ref=action.task,
+        token_hash=token_digest,
     )
     uow.outbox.add(row)
     uow.session.flush()

@@ -225,3 +225,18 @@ def not_understood_context(parsed: ParsedMessage, language: str) -> dict[str, ob
         "subject": parsed.headers.subject,
         "keywords": list(_REPLY_KEYWORDS["zh" if language == "zh" else "en"]),
     }
+
+
+def registered_values(request: Request, language: str) -> dict[str, str]:
+    """A registered request as form values, keyed like ``REQUEST_LABELS``."""
+    sep = "、" if language == "zh" else ", "
+    return {
+        "title": request.title,
+        "requesting_department": request.requesting_department,
+        "receiving_departments": sep.join(request.receiving_departments),
+        "background": request.background,
+        "due": request.due.isoformat() if request.due else "",
+        "urgency": urgency_label(request.urgency, language),
+        "resources": request.resources or "",
+        "acceptance_criteria": request.acceptance_criteria or "",
+    }
