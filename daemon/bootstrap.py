@@ -112,6 +112,7 @@ def workflow_config(settings: Settings) -> WorkflowConfig:
         not_understood_per_day=1,
         directory_source=directory_source(settings),
         subaddress=settings.mailbox.subaddress,
+        rate_limit_per_day=settings.workflow.rate_limit_per_day,
         reply_token_secret=settings.security.reply_token_secret,
         allowed_sender_domains=frozenset(d.lower() for d in settings.security.allowed_sender_domains),
     )

@@ -278,6 +278,35 @@ class CommunicationRepository(_Repository):
             .order_by(Communication.at, Communication.id)
         )
 
+    def for_outbox(self, outbox_id: int) -> builtins.list[Communication]:
+        return self._all(select(Communication).where(Communication.outbox_id == outbox_id))
+
+    def count_received_since(self, sender: str, since: datetime) -> int:
+        """How many inbound messages from ``sender`` (any case) were recorded since ``since``."""
+        return self._session.execute(
+            select(func.count())
+            .select_from(Communication)
+            .where(
+                Communication.direction == Direction.IN,
+                func.lower(Communication.from_addr) == sender.lower(),
+                Communication.at >= since,
+            )
+        ).scalar_one()
+
+    def count_about_since(self, kind: str, summary: str, since: datetime) -> int:
+        """Outbound mails of ``kind`` whose summary is ``summary`` since ``since`` (e.g. one
+        bounce notice per bounced message)."""
+        return self._session.execute(
+            select(func.count())
+            .select_from(Communication)
+            .where(
+                Communication.direction == Direction.OUT,
+                Communication.kind == kind,
+                Communication.summary == summary,
+                Communication.at >= since,
+            )
+        ).scalar_one()
+
     def count_sent_since(self, kind: str, recipient: str, since: datetime) -> int:
         """How many outbound mails of ``kind`` went to ``recipient`` at or after ``since``.
 

@@ -319,7 +319,8 @@ def test_attachments_are_stored_by_content_hash_never_by_sender_name(
 
 
 def test_concurrent_intake_numbers_are_unique(tmp_path: Path, corpus_dir: Path, pg_url: str) -> None:
-    app, _ = scratch_app(tmp_path, LIAISON_STORE_URL=pg_url)
+    # 24 requests from one sender: above the default daily rate limit of 20.
+    app, _ = scratch_app(tmp_path, LIAISON_STORE_URL=pg_url, LIAISON_WORKFLOW_RATE_LIMIT_PER_DAY="100")
     try:
         pipeline = Pipeline(
             session_factory=app.session_factory, config=app.workflow, blobs=app.blobs, clock=app.clock
@@ -347,6 +348,43 @@ def test_concurrent_intake_numbers_are_unique(tmp_path: Path, corpus_dir: Path, 
         assert numbers == [f"XT-2026-{n:04d}" for n in range(1, 25)]
     finally:
         app.close()
+
+
+def test_a_sender_beyond_the_daily_rate_limit_is_recorded_not_answered(
+    app: App, pipeline: Pipeline, corpus_dir: Path
+) -> None:
+    raw = (corpus_dir / "req_06_gmail_utf8_qp.eml").read_bytes()
+    limit = app.workflow.rate_limit_per_day
+    for i in range(limit + 2):
+        assert _arrive(pipeline, with_message_id(raw, f"<flood-{i}@example.com>"), uid=str(i)) is Outcome.PROCESSED
+    with SqlUnitOfWork(app.session_factory) as uow:
+        assert len(uow.requests.list()) == limit
+        assert len(uow.inbound.in_state("noise")) == 2
+    assert len([r for r in _outbox(app) if r.kind == "requester/acknowledged"]) == limit
+
+
+def test_bounce_of_our_mail_is_recorded_and_the_office_told_once(
+    app: App, pipeline: Pipeline, corpus_dir: Path
+) -> None:
+    _arrive(pipeline, (corpus_dir / "req_06_gmail_utf8_qp.eml").read_bytes(), uid="r")
+    ack = next(r for r in _outbox(app) if r.kind == "requester/acknowledged")
+    original_id = parse_mail(ack.raw)["Message-ID"]
+    dsn = (corpus_dir / "noise_05_postfix_dsn_bounce.eml").read_bytes()
+    expected = _expected(corpus_dir)["noise_05_postfix_dsn_bounce.eml"]["bounce"]
+    old_id = expected["original_message_id"]  # type: ignore[index]
+    bounced = dsn.replace(str(old_id).encode(), original_id.encode())
+    for i in range(3):  # the MTA retries its report: told once
+        assert _arrive(pipeline, with_message_id(bounced, f"<dsn-{i}@mx.example.com>"), uid=f"b{i}") is Outcome.PROCESSED
+    notices = [r for r in _outbox(app) if r.kind == "office/delivery_failed"]
+    assert len(notices) == 1
+    body = text_of(parse_mail(notices[0].raw))
+    assert str(expected["recipient"]) in body  # type: ignore[index]
+    assert "XT-2026-0001" in parse_mail(notices[0].raw)["Subject"]
+    # Never answered: nothing went to the reporting MTA.
+    assert all("mailer-daemon" not in " ".join(r.recipients).lower() for r in _outbox(app))
+    with SqlUnitOfWork(app.session_factory) as uow:
+        comms = uow.communications.for_request(1)
+        assert any(c.summary and c.summary.startswith("bounce:") for c in comms)
 
 
 def test_scratch_directories_are_independent(tmp_path: Path) -> None:

@@ -34,6 +34,8 @@ class SendMail:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     answering: bool = False  # Auto-Submitted: auto-replied instead of auto-generated
+    #: What the communication record says about this mail (e.g. the bounced Message-ID).
+    summary: str | None = None
     attachments: tuple[tuple[str, str, bytes], ...] = field(default=(), repr=False)
 
 

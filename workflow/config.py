@@ -42,6 +42,9 @@ class WorkflowConfig:
     subaddress: bool = False
     #: Key of the HMAC under which reply tokens are stored (never the tokens).
     reply_token_secret: str = field(default="", repr=False)
+    #: Messages a day from one sender (the coordinators excepted) before the rest is
+    #: recorded as noise and never answered.
+    rate_limit_per_day: int = 20
     #: When not empty, only senders in these domains may sign off.
     allowed_sender_domains: frozenset[str] = frozenset()
 

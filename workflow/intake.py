@@ -118,13 +118,20 @@ def ingest(
 
     _store_attachments(parsed, row, uow=uow, blobs=blobs)
 
-    if parsed.kind in NOISE_KINDS:
+    if parsed.kind in NOISE_KINDS or _over_rate_limit(parsed, uow=uow, now=now, config=config):
         request_id = _request_answered(parsed, uow)
-        _record_inbound(parsed, row, request_id, uow=uow, now=now, summary=parsed.kind)
+        summary = parsed.kind if parsed.kind in NOISE_KINDS else f"{parsed.kind} over the rate limit"
+        notices = _bounce_notice(parsed, request_id, uow=uow, now=now, config=config)
+        if parsed.bounce is not None:
+            summary = f"bounce: {parsed.bounce.recipient} {parsed.bounce.status or ''}".strip()
+        _record_inbound(parsed, row, request_id, uow=uow, now=now, summary=summary)
         row.state = "noise"
         row.request_id = request_id
         row.processed_at = now
-        return IngestResult("noise", row.id, parsed.kind)
+        queued_ids: list[str] = []
+        for action in notices:  # the office is told; the noise itself is never answered
+            queued_ids += [q.message_id for q in queue_mail(action, uow=uow, now=now, config=config)]
+        return IngestResult("noise", row.id, parsed.kind, queued=tuple(queued_ids))
 
     handler = _HANDLERS.get(parsed.kind, _record_only)
     number, actions = handler(parsed, row, uow=uow, now=now, config=config)
@@ -442,10 +449,66 @@ _HANDLERS = {
 # --- helpers --------------------------------------------------------------------------
 
 
+def _over_rate_limit(
+    parsed: ParsedMessage, *, uow: SqlUnitOfWork, now: datetime, config: WorkflowConfig
+) -> bool:
+    sender = (parsed.headers.from_addr or "").lower()
+    if not sender or sender in {c.lower() for c in config.coordinators}:
+        return False
+    received = uow.communications.count_received_since(sender, now - timedelta(days=1))
+    return received >= config.rate_limit_per_day
+
+
+def _bounce_notice(
+    parsed: ParsedMessage,
+    request_id: int | None,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> list[SendMail]:
+    """Tell the office once that a mail of ours could not be delivered."""
+    bounce = parsed.bounce
+    if parsed.kind != "bounce" or bounce is None or not bounce.original_message_id:
+        return []
+    original = uow.outbox.by_message_id(bounce.original_message_id)
+    if original is None:
+        return []  # not ours (or long gone): recorded only
+    if uow.communications.count_about_since(
+        "office/delivery_failed", original.message_id, original.created_at
+    ):
+        return []
+    request = uow.requests.by_id(original.request_id) if original.request_id else None
+    subject = ""
+    for c in uow.communications.for_outbox(original.id):
+        subject = c.subject
+    return [
+        SendMail(
+            template="office/delivery_failed",
+            to=tuple(Recipient(a, None, config.directory.language_of(a)) for a in config.coordinators),
+            context={
+                "number": request.number if request else "",
+                "failed_recipient": bounce.recipient or "",
+                "status": bounce.status or "",
+                "original_subject": subject,
+                "original_message_id": original.message_id,
+                "diagnostic": bounce.action or "",
+            },
+            request_number=request.number if request else None,
+            request_id=request.id if request else None,
+            summary=original.message_id,
+        )
+    ]
+
+
 def _request_answered(parsed: ParsedMessage, uow: SqlUnitOfWork) -> int | None:
     """The request a message belongs to, from the mail of ours it answers."""
     ids = [parsed.headers.in_reply_to] if parsed.headers.in_reply_to else []
     ids += list(reversed(parsed.headers.references))
+    # Delivery and read reports name the mail they report on in their body.
+    for report in (parsed.bounce, parsed.mdn):
+        if report is not None and report.original_message_id:
+            ids.insert(0, report.original_message_id)
     for mid in ids:
         sent = uow.outbox.by_message_id(mid)
         if sent is not None and sent.request_id is not None:

@@ -113,7 +113,7 @@ def _queue_one(
             to_addrs=list(recipients),
             subject=rendered.subject,
             kind=action.template,
-            summary=None,
+            summary=action.summary,
             outbox_id=row.id,
         )
     )

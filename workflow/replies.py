@@ -109,6 +109,10 @@ def record_reply(
     number = request.number if request else None
 
     if action == "none":
+        if answered is None and _answers_ours(parsed, uow):
+            # A reply to a mail that asked nothing (an acknowledgement, a receipt): recorded.
+            # Answering would feed vacation responders that send no RFC 3834 headers.
+            return ReplyOutcome(number, [], "recorded")
         return ReplyOutcome(number, _not_understood(parsed, uow=uow, now=now, config=config), "not_understood")
     if action in REPORT_ACTIONS and isinstance(verdict, Accepted):
         # Progress and risk notes are recorded against the request (the tracker comes
@@ -202,6 +206,12 @@ def _reading(parsed: ParsedMessage, context: str | None, config: WorkflowConfig)
         return reply.action, reply.value
     today = parsed.headers.date.astimezone(config.timezone).date() if parsed.headers.date else None
     return read_keyword(reply.new_text, context, today=today)
+
+
+def _answers_ours(parsed: ParsedMessage, uow: SqlUnitOfWork) -> bool:
+    h = parsed.headers
+    ids = ([h.in_reply_to] if h.in_reply_to else []) + list(h.references)
+    return any(uow.outbox.by_message_id(mid) is not None for mid in ids)
 
 
 def _request_of(answered: OutboxMessage | None, parsed: ParsedMessage, uow: SqlUnitOfWork) -> Request | None:
