@@ -6,7 +6,7 @@ import hashlib
 import logging
 import ssl
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,8 @@ from daemon.transports import MaildirTransport, SmtpTransport, Transport
 from mail_parsers.model import ParseOptions
 from store.blobs import BlobStore
 from store.engine import make_engine
-from store.migrate import upgrade
+from store.errors import SchemaNotCurrentError
+from store.migrate import current, head, upgrade
 from store.uow import make_session_factory
 from workflow.clock import Clock
 from workflow.config import WorkflowConfig
@@ -32,7 +33,7 @@ log = logging.getLogger("liaison")
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 @dataclass
@@ -114,7 +115,9 @@ def workflow_config(settings: Settings) -> WorkflowConfig:
         subaddress=settings.mailbox.subaddress,
         rate_limit_per_day=settings.workflow.rate_limit_per_day,
         reply_token_secret=settings.security.reply_token_secret,
-        allowed_sender_domains=frozenset(d.lower() for d in settings.security.allowed_sender_domains),
+        allowed_sender_domains=frozenset(
+            d.lower() for d in settings.security.allowed_sender_domains
+        ),
     )
 
 
@@ -126,6 +129,14 @@ def build_app(settings: Settings, *, clock: Clock | None = None, migrate: bool =
         db_path.parent.mkdir(parents=True, exist_ok=True)
     if migrate:
         upgrade(url)
+    else:
+        # Reading commands never change a schema: they ask for `liaison db upgrade`.
+        at, needed = current(url), head()
+        if at != needed:
+            where = "has no schema yet" if at is None else f"is at schema revision {at}"
+            raise SchemaNotCurrentError(
+                f"the database {where}; this version needs {needed}: run 'liaison db upgrade'"
+            )
     engine = make_engine(url)
     attachments = Path(settings.store.attachments_dir)
     attachments.mkdir(parents=True, exist_ok=True)

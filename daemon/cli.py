@@ -26,10 +26,11 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(Path(args.config) if args.config else None)
 
 
-def _app(args: argparse.Namespace) -> Any:
+def _app(args: argparse.Namespace, *, migrate: bool = True) -> Any:
+    """The application; reading commands pass ``migrate=False`` and never change a schema."""
     from daemon.bootstrap import build_app
 
-    return build_app(_settings(args))
+    return build_app(_settings(args), migrate=migrate)
 
 
 def _print_json(obj: object) -> None:
@@ -154,10 +155,10 @@ def cmd_requests(args: argparse.Namespace) -> int:
     from store.uow import SqlUnitOfWork
     from workflow.queries import list_requests
 
-    app = _app(args)
+    app = _app(args, migrate=False)
     try:
         with SqlUnitOfWork(app.session_factory) as uow:
-            rows = list_requests(uow, app.workflow.timezone, args.state)
+            rows = list_requests(uow, app.workflow, args.state)
     finally:
         app.close()
     if args.json:
@@ -174,10 +175,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     from store.uow import SqlUnitOfWork
     from workflow.queries import show_request
 
-    app = _app(args)
+    app = _app(args, migrate=False)
     try:
         with SqlUnitOfWork(app.session_factory) as uow:
-            view = show_request(uow, args.number, app.workflow.timezone)
+            view = show_request(uow, args.number, app.workflow)
     finally:
         app.close()
     if args.json:
@@ -200,7 +201,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     from workflow.intake import release_from_quarantine
     from workflow.queries import quarantine_list
 
-    app = _app(args)
+    app = _app(args, migrate=False)
     try:
         if args.action == "list":
             with SqlUnitOfWork(app.session_factory) as uow:
@@ -237,6 +238,52 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         reason = pipeline.results[-1].reason if pipeline.results else None
         print(f"message {args.id}: {outcome.value}{': ' + reason if reason else ''}")
         return EXIT_OK if outcome is Outcome.PROCESSED else EXIT_PROBLEMS
+    finally:
+        app.close()
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from daemon.outbox import OutboxDispatcher
+    from store.uow import SqlUnitOfWork
+    from workflow.outbound import queue_mail
+    from workflow.queries import review_list
+    from workflow.replies import apply_reviewed
+
+    app = _app(args, migrate=False)
+    try:
+        if args.action == "list":
+            with SqlUnitOfWork(app.session_factory) as uow:
+                rows = review_list(uow, app.workflow.timezone)
+            if args.json:
+                _print_json(rows)
+            elif not rows:
+                print("nothing is waiting for review")
+            for r in [] if args.json else rows:
+                print(
+                    f"{r['id']:>6} {r['created_at']} {r['number'] or '-':<14} {r['sender']:<28} "
+                    f"{r['action']:<16} {r['reason']}: {r['detail']}"
+                )
+            return EXIT_OK
+        if args.id is None:
+            raise CliError(f"review {args.action} needs the id shown by 'liaison review list'")
+        now = app.clock.now()
+        with SqlUnitOfWork(app.session_factory) as uow:
+            outcome = apply_reviewed(
+                args.id,
+                approve=args.action == "approve",
+                reviewer=args.by or "operator",
+                uow=uow,
+                now=now,
+                config=app.workflow,
+            )
+            for mail in outcome.mails:
+                queue_mail(mail, uow=uow, now=now, config=app.workflow)
+            uow.commit()
+        print(f"review {args.id}: {outcome.result}")
+        OutboxDispatcher(
+            session_factory=app.session_factory, transport=app.transport(), clock=app.clock
+        ).drain()
+        return EXIT_OK if outcome.result in ("applied", "rejected") else EXIT_PROBLEMS
     finally:
         app.close()
 
@@ -299,6 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "show", "retry"])
     p.add_argument("id", nargs="?", type=int, help="message id (show, retry)")
     p.add_argument("--json", action="store_true")
+    p = add("review", cmd_review, "sign-offs held for review: list, approve or reject them")
+    p.add_argument("action", choices=["list", "approve", "reject"])
+    p.add_argument("id", nargs="?", type=int, help="held sign-off id (approve, reject)")
+    p.add_argument("--by", metavar="ADDRESS", help="who decided (recorded with the decision)")
+    p.add_argument("--json", action="store_true")
     p = add("demo", cmd_demo, "run a complete example against the embedded defaults")
     p.add_argument("--workdir", help="keep the demo's files here (default: a temporary directory)")
     return parser
@@ -326,9 +378,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - one line for the operator; details with -v
+        from store.errors import SchemaNotCurrentError
+        from workflow.directory import DirectoryError
         from workflow.errors import NotFoundError
 
-        if isinstance(exc, NotFoundError):
+        if isinstance(exc, DirectoryError):
+            print(f"liaison: {exc}", file=sys.stderr)
+            return EXIT_PROBLEMS
+        if isinstance(exc, NotFoundError | SchemaNotCurrentError):
             print(f"liaison: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         if args.verbose:

@@ -13,7 +13,7 @@ import smtplib
 import socket
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -83,10 +83,10 @@ def run_demo(workdir: Path | None = None, out: object = None) -> int:
         service = Service(app)
         service.start()
         try:
-            write("Liaison demo — embedded defaults, working files in %s\n\n" % root)
-            raw = demo_request(datetime.now(timezone.utc))
+            write(f"Liaison demo — embedded defaults, working files in {root}\n\n")
+            raw = demo_request(datetime.now(UTC))
             parsed = email.message_from_bytes(raw, policy=email.policy.default)
-            write("1. A request arrives over LMTP at 127.0.0.1:%d\n" % port)
+            write(f"1. A request arrives over LMTP at 127.0.0.1:{port}\n")
             write(f"   From:    {parsed['From']}\n   Subject: {parsed['Subject']}\n")
             with smtplib.LMTP("127.0.0.1", port, timeout=30) as lmtp:
                 lmtp.sendmail(REQUESTER[1], ["coord@example.com"], raw)
@@ -104,14 +104,20 @@ def run_demo(workdir: Path | None = None, out: object = None) -> int:
                 requests = uow.requests.list()
                 for r in requests:
                     write(f"2. Registered {r.number}: {r.title}\n")
-                    write(f"   state={r.state} requester={r.requester_email} due={r.due} urgency={r.urgency}\n")
+                    write(
+                        f"   state={r.state} requester={r.requester_email} "
+                        f"due={r.due} urgency={r.urgency}\n"
+                    )
                     write(f"   receiving departments: {'、'.join(r.receiving_departments)}\n\n")
             sent = sorted((root / "sent").rglob("*"))
             files = [p for p in sent if p.is_file() and p.parent.name in ("new", "cur")]
             write(f"3. Sent {len(files)} mail(s) to the Maildir {root / 'sent'}:\n")
             for path in files:
                 m = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-                write(f"   To: {m['To']}\n   Subject: {m['Subject']}\n   Message-ID: {m['Message-ID']}\n")
+                write(
+                    f"   To: {m['To']}\n   Subject: {m['Subject']}\n"
+                    f"   Message-ID: {m['Message-ID']}\n"
+                )
                 body = m.get_body(preferencelist=("plain",))
                 if body is not None:
                     lines = [ln for ln in body.get_content().splitlines() if ln.strip()][:4]

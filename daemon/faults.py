@@ -21,7 +21,7 @@ _POINT = os.environ.get("LIAISON_CRASH_AT", "")
 
 
 def crash_point(name: str) -> None:
-    if not _POINT or _POINT != name:
+    if not _POINT or name != _POINT:
         return
     once = os.environ.get("LIAISON_CRASH_ONCE")
     if once:

@@ -101,8 +101,14 @@ class OutboxDispatcher:
                 row.attempts += 1
                 row.next_attempt_at = now + self._claim_lease
                 jobs.append(
-                    _Job(row.id, row.message_id, row.envelope_from, tuple(row.recipients),
-                         row.raw, row.attempts)
+                    _Job(
+                        row.id,
+                        row.message_id,
+                        row.envelope_from,
+                        tuple(row.recipients),
+                        row.raw,
+                        row.attempts,
+                    )
                 )
             uow.commit()
         return jobs
@@ -147,6 +153,8 @@ class OutboxDispatcher:
                     log.error("sending %s: %s", job.message_id, note)
                     uow.outbox.get(job.id).last_error = note
             else:
-                log.error("sending %s to %s failed: %s", job.message_id, ", ".join(job.recipients), failed)
+                log.error(
+                    "sending %s to %s failed: %s", job.message_id, ", ".join(job.recipients), failed
+                )
                 uow.outbox.mark_failed(job.id, failed)
             uow.commit()

@@ -45,7 +45,9 @@ class Pipeline:
         self.results: list[IngestResult] = []
 
     def handle(self, arrival: Arrival) -> Outcome:
-        mail = InboundMail(arrival.ref.source, arrival.ref.uidvalidity, arrival.ref.uid, arrival.raw)
+        mail = InboundMail(
+            arrival.ref.source, arrival.ref.uidvalidity, arrival.ref.uid, arrival.raw
+        )
         try:
             result = self.ingest(mail)
         except Exception as exc:  # noqa: BLE001 - every failure is counted, none is fatal

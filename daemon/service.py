@@ -46,7 +46,9 @@ class Service:
             lst = mailbox.listener
             self.listener = ListenerServer(lst.host, lst.port, lst.protocol, self.pipeline.handle)
             self.listener.start()
-            log.info("listening for %s on %s:%s", lst.protocol.upper(), lst.host, self.listener.port)
+            log.info(
+                "listening for %s on %s:%s", lst.protocol.upper(), lst.host, self.listener.port
+            )
         elif mailbox.backend == "imap":
             imap = mailbox.imap
             settings = ImapSettings(

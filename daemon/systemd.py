@@ -1,4 +1,4 @@
-"""sd_notify(3) without a dependency: a datagram to $NOTIFY_SOCKET, silently absent outside systemd."""
+"""sd_notify(3) without a dependency: a datagram to $NOTIFY_SOCKET; a no-op outside systemd."""
 
 from __future__ import annotations
 

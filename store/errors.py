@@ -82,3 +82,7 @@ def is_transient(error: BaseException) -> bool:
         return sqlite_name.startswith(_RETRYABLE_SQLITE_ERRORS)
     # A driver-level operational error with no server code: the server was not reached.
     return isinstance(error, sa_exc.OperationalError)
+
+
+class SchemaNotCurrentError(StoreError):
+    """The database is not at the schema revision this version of the code needs."""

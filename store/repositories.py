@@ -21,10 +21,10 @@ from store.errors import NotFoundError, UnsupportedDatabaseError
 from store.models import (
     Attachment,
     Base,
-    HeldSignoff,
-    HeldState,
     Communication,
     Direction,
+    HeldSignoff,
+    HeldState,
     InboundMessage,
     InboundState,
     Issue,

@@ -30,7 +30,9 @@ def scratch_env(root: Path, **overrides: str) -> dict[str, str]:
     return env
 
 
-def scratch_settings(root: Path, env: Mapping[str, str] | None = None, **overrides: str) -> Settings:
+def scratch_settings(
+    root: Path, env: Mapping[str, str] | None = None, **overrides: str
+) -> Settings:
     return load_settings(None, environ={**(env or scratch_env(root)), **overrides})
 
 
@@ -60,7 +62,9 @@ def with_message_id(raw: bytes, message_id: str) -> bytes:
     return b"\r\n".join(lines) + sep + body
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+def wait_until(
+    predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition"
+) -> None:
     """Poll ``predicate`` until true; fail after ``timeout``. For state owned by another
     process (a mailbox, a database) where no event can be waited on."""
     import time
@@ -75,20 +79,20 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str =
 def imap_smtp_env(root: Path, imap: object, sink: object, **overrides: str) -> dict[str, str]:
     """Environment for a service reading the test Dovecot and sending to the SMTP sink."""
     secret = root / "imap-password"
-    secret.write_text(getattr(imap, "password"))
+    secret.write_text(imap.password)
     env = scratch_env(root)
     env.update(
         {
             "LIAISON_MAILBOX_BACKEND": "imap",
-            "LIAISON_MAILBOX_IMAP_HOST": getattr(imap, "host"),
-            "LIAISON_MAILBOX_IMAP_PORT": str(getattr(imap, "port")),
+            "LIAISON_MAILBOX_IMAP_HOST": imap.host,
+            "LIAISON_MAILBOX_IMAP_PORT": str(imap.port),
             "LIAISON_MAILBOX_IMAP_SECURITY": "none",
-            "LIAISON_MAILBOX_IMAP_USERNAME": getattr(imap, "user"),
+            "LIAISON_MAILBOX_IMAP_USERNAME": imap.user,
             "LIAISON_MAILBOX_IMAP_PASSWORD_FILE": str(secret),
             "LIAISON_MAILBOX_IMAP_IDLE_TIMEOUT": "30",
             "LIAISON_OUTBOUND_TRANSPORT": "smtp",
-            "LIAISON_OUTBOUND_SMTP_HOST": getattr(sink, "host"),
-            "LIAISON_OUTBOUND_SMTP_PORT": str(getattr(sink, "port")),
+            "LIAISON_OUTBOUND_SMTP_HOST": sink.host,
+            "LIAISON_OUTBOUND_SMTP_PORT": str(sink.port),
             "LIAISON_OUTBOUND_SMTP_SECURITY": "none",
         }
     )
@@ -140,12 +144,17 @@ def build_reply(
     if in_reply_to:
         lines.append(f"In-Reply-To: {original['Message-ID']}")
     if references:
-        refs = " ".join(filter(None, [str(original.get("References") or ""), str(original["Message-ID"])]))
+        refs = " ".join(
+            filter(None, [str(original.get("References") or ""), str(original["Message-ID"])])
+        )
         lines.append(f"References: {refs}")
     for name, value in (extra_headers or {}).items():
         lines.append(f"{name}: {value}")
-    lines += ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
-              "Content-Transfer-Encoding: 8bit"]
+    lines += [
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+    ]
     text = body.rstrip("\n") + "\n"
     if quote:
         text += "\n-----原始邮件-----\n发件人: " + str(original["From"]) + "\n"

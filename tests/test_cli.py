@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,18 @@ HOSTILE = "hostile_04_attachment_path_traversal.eml"  # an attachment named ../.
 NUMBER = "XT-2026-0001"
 OFFICE = "office@example.com"
 CORPUS_KEYS = {"kind", "headers", "fields", "errors", "reply", "calendar"}
-COMMANDS = ("run", "check", "init", "db", "parse", "process", "requests", "show", "quarantine",
-            "demo")
+COMMANDS = (
+    "run",
+    "check",
+    "init",
+    "db",
+    "parse",
+    "process",
+    "requests",
+    "show",
+    "quarantine",
+    "demo",
+)
 
 
 # ------------------------------------------------------------------ running the command
@@ -268,7 +279,11 @@ def test_init_files_pass_check_with_every_server_reachable(
     assert ran.lines[0] == f"configuration: {starter}: ok"
     results = {line.split(":")[0]: line for line in ran.lines[1:]}
     assert set(results) == {
-        "mailbox.listener", "outbound.maildir", "store", "store.attachments_dir", "directory",
+        "mailbox.listener",
+        "outbound.maildir",
+        "store",
+        "store.attachments_dir",
+        "directory",
     }
     assert all(": ok: " in line for line in results.values()), ran.out
     assert listener["LIAISON_MAILBOX_LISTENER_PORT"] in results["mailbox.listener"]
@@ -282,7 +297,9 @@ def test_check_names_the_server_it_cannot_reach(
 ) -> None:
     closed = free_port()  # bound and released: nothing listens there
     ran = liaison(
-        "check", "--config", starter,
+        "check",
+        "--config",
+        starter,
         env={
             "LIAISON_MAILBOX_BACKEND": "imap",
             "LIAISON_MAILBOX_IMAP_HOST": "127.0.0.1",
@@ -295,8 +312,9 @@ def test_check_names_the_server_it_cannot_reach(
     assert ran.code != 0
     assert "Traceback" not in ran.err
     failed = [line for line in ran.lines if "FAILED" in line]
-    assert failed == [f"mailbox.imap: FAILED: cannot connect to 127.0.0.1:{closed}: "
-                      "Connection refused"]
+    assert failed == [
+        f"mailbox.imap: FAILED: cannot connect to 127.0.0.1:{closed}: Connection refused"
+    ]
     assert any(line.startswith("store: ok: ") for line in ran.lines)
 
 
@@ -327,7 +345,8 @@ def test_a_missing_or_broken_configuration_file_is_one_problem(
 
     # `check` reports configuration problems itself; every other command through main().
     runs = liaison.many(
-        ["requests", "--config", missing], ["check", "--config", broken],
+        ["requests", "--config", missing],
+        ["check", "--config", broken],
         ["show", NUMBER, "--config", broken],
     )
 
@@ -424,9 +443,7 @@ def registered(
     again = liaison("process", corpus_dir / REQUEST)
     hostile = liaison("process", corpus_dir / HOSTILE)
     quarantined = _quarantine_list(liaison)
-    return Registered(
-        liaison, upgrades, first, sent_after_first, again, hostile, quarantined
-    )
+    return Registered(liaison, upgrades, first, sent_after_first, again, hostile, quarantined)
 
 
 def test_db_upgrade_creates_the_schema_and_is_idempotent(registered: Registered) -> None:
@@ -507,7 +524,9 @@ def test_show_json_has_the_contract_fields(registered: Registered, corpus_dir: P
         assert view[key] == [], key
     log = view["communications"]
     assert [(c["direction"], c["from"]) for c in log] == [
-        ("in", want["headers"]["from"]), ("out", "coord@example.com"), ("out", "coord@example.com"),
+        ("in", want["headers"]["from"]),
+        ("out", "coord@example.com"),
+        ("out", "coord@example.com"),
     ]
     assert all({"at", "direction", "from", "to", "subject"} <= set(c) for c in log)
     assert log[0]["subject"] == want["headers"]["subject"]
@@ -535,8 +554,6 @@ def test_process_of_an_unreadable_file_changes_nothing(
 
 
 # ------------------------------------------------------------------------ quarantine
-
-
 
 
 def test_a_hostile_mail_is_quarantined_and_listed_with_its_reason(
@@ -596,13 +613,16 @@ def test_run_serves_the_listener_until_sigterm(
     liaison: Liaison, corpus_dir: Path, smtp_sink: SmtpSink
 ) -> None:
     port = free_port()
-    service = liaison.popen("run", env={
-        "LIAISON_MAILBOX_LISTENER_PORT": str(port),
-        "LIAISON_OUTBOUND_TRANSPORT": "smtp",
-        "LIAISON_OUTBOUND_SMTP_HOST": smtp_sink.host,
-        "LIAISON_OUTBOUND_SMTP_PORT": str(smtp_sink.port),
-        "LIAISON_OUTBOUND_SMTP_SECURITY": "none",
-    })
+    service = liaison.popen(
+        "run",
+        env={
+            "LIAISON_MAILBOX_LISTENER_PORT": str(port),
+            "LIAISON_OUTBOUND_TRANSPORT": "smtp",
+            "LIAISON_OUTBOUND_SMTP_HOST": smtp_sink.host,
+            "LIAISON_OUTBOUND_SMTP_PORT": str(smtp_sink.port),
+            "LIAISON_OUTBOUND_SMTP_SECURITY": "none",
+        },
+    )
     try:
         deadline = time.monotonic() + 30  # another process: poll until it listens
         while True:
@@ -614,8 +634,9 @@ def test_run_serves_the_listener_until_sigterm(
                 assert time.monotonic() < deadline, "liaison run never listened"
                 time.sleep(0.05)
         with lmtp:
-            refused = lmtp.sendmail("liu.yang@example.com", ["coord@example.com"],
-                                    (corpus_dir / REQUEST).read_bytes())
+            refused = lmtp.sendmail(
+                "liu.yang@example.com", ["coord@example.com"], (corpus_dir / REQUEST).read_bytes()
+            )
         assert refused == {}
 
         sent = smtp_sink.wait_for(2, timeout=20)
@@ -644,3 +665,71 @@ def test_demo_registers_a_request_and_prints_both_mails(liaison: Liaison, tmp_pa
     assert f"   To: {OFFICE}" in ran.lines
     assert ran.lines[-1] == "Demo finished: ok"
     assert len(maildir_files(workdir / "sent")) == 2
+
+
+def test_requests_carry_the_next_deadline(registered: Registered) -> None:
+    ran = registered.liaison("requests", "--json")
+    [row] = json.loads(ran.out)
+    deadline = datetime.fromisoformat(row["next_deadline"])
+    created = datetime.fromisoformat(row["created_at"])
+    # Evaluation within one working day: the end of the next working day, 18:00 local.
+    assert deadline > created
+    assert (deadline.hour, deadline.minute) == (18, 0)
+    assert deadline.date() > created.date()
+
+
+def test_reading_commands_never_migrate(liaison: Liaison) -> None:
+    for command in (
+        ["requests"],
+        ["show", "XT-2026-0001"],
+        ["quarantine", "list"],
+        ["review", "list"],
+    ):
+        ran = liaison(*command)
+        assert ran.code != 0
+        line = assert_one_error_line(ran, "liaison db upgrade")
+        assert "schema" in line
+
+
+def test_review_lists_approves_and_refuses_twice(liaison: Liaison, corpus_dir: Path) -> None:
+    from tests.support import build_reply
+
+    assert liaison("process", corpus_dir / REQUEST).code == 0
+    notice = next(
+        p
+        for p in maildir_files(liaison.root / "sent")
+        if message(p.read_bytes())["Subject"].startswith("[评估]")
+    )
+    # The office's assistant answers: not the person asked, so held for review.
+    reply = liaison.root / "reply.eml"
+    reply.write_bytes(
+        build_reply(
+            notice.read_bytes(),
+            sender="assistant@example.com",
+            body="受理 牵头部门：研发部 配合部门：采购部\n",
+        )
+    )
+    assert liaison("process", reply).code == 0
+    listed = liaison("review", "list", "--json")
+    [held] = json.loads(listed.out)
+    assert (held["number"], held["reason"], held["action"]) == (
+        NUMBER,
+        "wrong_sender",
+        "evaluate_accept",
+    )
+    text = liaison("review", "list")
+    assert "wrong_sender" in text.out and NUMBER in text.out
+
+    approved = liaison("review", "approve", str(held["id"]), "--by", "zhou.min@example.com")
+    assert approved.code == 0, approved.err
+    assert f"review {held['id']}: applied" in approved.out
+    [row] = json.loads(liaison("requests", "--json").out)
+    assert row["state"] == "accepted"
+    assert json.loads(liaison("review", "list", "--json").out) == []
+
+    again = liaison("review", "approve", str(held["id"]))
+    assert again.code != 0
+    assert_one_error_line(again, str(held["id"]))
+    unknown = liaison("review", "reject", "999")
+    assert unknown.code != 0
+    assert_one_error_line(unknown, "999")

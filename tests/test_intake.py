@@ -125,7 +125,9 @@ def test_every_corpus_request_gets_the_next_number(
     assert len(acks) == len(files)
 
 
-def test_english_request_is_answered_in_english(app: App, pipeline: Pipeline, corpus_dir: Path) -> None:
+def test_english_request_is_answered_in_english(
+    app: App, pipeline: Pipeline, corpus_dir: Path
+) -> None:
     _arrive(pipeline, (corpus_dir / "req_10_outlook_english_only.eml").read_bytes())
     ack = next(r for r in _outbox(app) if r.kind == "requester/acknowledged")
     msg = parse_mail(ack.raw)
@@ -186,7 +188,9 @@ def test_unmatched_sign_off_is_held_and_its_sender_told_once(
     # A confirmation answering minutes this mailbox never sent: nothing to sign off.
     raw = (corpus_dir / "rep_01_confirm_zh_outlook_plain.eml").read_bytes()
     assert _arrive(pipeline, raw, uid="1") is Outcome.PROCESSED
-    assert _arrive(pipeline, with_message_id(raw, "<again@example.com>"), uid="2") is Outcome.PROCESSED
+    assert (
+        _arrive(pipeline, with_message_id(raw, "<again@example.com>"), uid="2") is Outcome.PROCESSED
+    )
     kinds = [r.kind for r in _outbox(app)]
     assert kinds.count("sender/held_for_review") == 1
     assert kinds.count("office/held_for_review") == 2
@@ -202,7 +206,9 @@ def test_reply_without_keyword_is_recorded_and_answered_once(
     # The keyword stands only in the quoted text: no answer of any kind.
     raw = (corpus_dir / "rep_25_tricky_keyword_only_in_quote_gmail.eml").read_bytes()
     assert _arrive(pipeline, raw, uid="1") is Outcome.PROCESSED
-    assert _arrive(pipeline, with_message_id(raw, "<again@example.com>"), uid="2") is Outcome.PROCESSED
+    assert (
+        _arrive(pipeline, with_message_id(raw, "<again@example.com>"), uid="2") is Outcome.PROCESSED
+    )
     answers = [r for r in _outbox(app) if r.kind == "sender/reply_not_understood"]
     assert len(answers) == 1
     with SqlUnitOfWork(app.session_factory) as uow:
@@ -211,7 +217,17 @@ def test_reply_without_keyword_is_recorded_and_answered_once(
 
 
 @pytest.mark.parametrize(
-    "prefix", ["noise_01", "noise_02", "noise_03", "noise_04", "noise_05", "noise_06", "noise_07", "noise_08"]
+    "prefix",
+    [
+        "noise_01",
+        "noise_02",
+        "noise_03",
+        "noise_04",
+        "noise_05",
+        "noise_06",
+        "noise_07",
+        "noise_08",
+    ],
 )
 def test_noise_is_recorded_and_never_answered(
     app: App, pipeline: Pipeline, corpus_dir: Path, prefix: str
@@ -238,7 +254,9 @@ def test_our_own_acknowledgement_coming_back_is_never_answered(
         assert [m.kind for m in uow.inbound.in_state("noise")] == ["loop"]
 
 
-@pytest.mark.parametrize("prefix", ["hostile_01", "hostile_03", "hostile_04", "hostile_05", "hostile_06"])
+@pytest.mark.parametrize(
+    "prefix", ["hostile_01", "hostile_03", "hostile_04", "hostile_05", "hostile_06"]
+)
 def test_hostile_mail_is_quarantined_with_its_reason(
     app: App, pipeline: Pipeline, corpus_dir: Path, prefix: str
 ) -> None:
@@ -261,11 +279,19 @@ def test_the_same_message_twice_makes_one_request(
     assert _arrive(pipeline, raw, uid="2", source="imap:coord@x/INBOX") is Outcome.PROCESSED
     assert _arrive(pipeline, raw, uid="q1", source="listener") is Outcome.PROCESSED
     # The listener may add trace headers: same Message-ID, other bytes.
-    assert _arrive(pipeline, b"Received: from relay\r\n" + raw, uid="q2", source="listener") is Outcome.PROCESSED
+    assert (
+        _arrive(pipeline, b"Received: from relay\r\n" + raw, uid="q2", source="listener")
+        is Outcome.PROCESSED
+    )
     with SqlUnitOfWork(app.session_factory) as uow:
         assert len(uow.requests.list()) == 1
     assert len([r for r in _outbox(app) if r.kind == "requester/acknowledged"]) == 1
-    assert [r.outcome for r in pipeline.results] == ["processed", "duplicate", "duplicate", "duplicate"]
+    assert [r.outcome for r in pipeline.results] == [
+        "processed",
+        "duplicate",
+        "duplicate",
+        "duplicate",
+    ]
 
 
 def test_a_message_that_keeps_failing_is_quarantined_and_intake_carries_on(
@@ -318,12 +344,19 @@ def test_attachments_are_stored_by_content_hash_never_by_sender_name(
         assert p.parent.name + p.name in {a["sha256"] for a in expected}  # type: ignore[index,union-attr]
 
 
-def test_concurrent_intake_numbers_are_unique(tmp_path: Path, corpus_dir: Path, pg_url: str) -> None:
+def test_concurrent_intake_numbers_are_unique(
+    tmp_path: Path, corpus_dir: Path, pg_url: str
+) -> None:
     # 24 requests from one sender: above the default daily rate limit of 20.
-    app, _ = scratch_app(tmp_path, LIAISON_STORE_URL=pg_url, LIAISON_WORKFLOW_RATE_LIMIT_PER_DAY="100")
+    app, _ = scratch_app(
+        tmp_path, LIAISON_STORE_URL=pg_url, LIAISON_WORKFLOW_RATE_LIMIT_PER_DAY="100"
+    )
     try:
         pipeline = Pipeline(
-            session_factory=app.session_factory, config=app.workflow, blobs=app.blobs, clock=app.clock
+            session_factory=app.session_factory,
+            config=app.workflow,
+            blobs=app.blobs,
+            clock=app.clock,
         )
         raw = (corpus_dir / "req_06_gmail_utf8_qp.eml").read_bytes()
         errors: list[BaseException] = []
@@ -356,7 +389,10 @@ def test_a_sender_beyond_the_daily_rate_limit_is_recorded_not_answered(
     raw = (corpus_dir / "req_06_gmail_utf8_qp.eml").read_bytes()
     limit = app.workflow.rate_limit_per_day
     for i in range(limit + 2):
-        assert _arrive(pipeline, with_message_id(raw, f"<flood-{i}@example.com>"), uid=str(i)) is Outcome.PROCESSED
+        assert (
+            _arrive(pipeline, with_message_id(raw, f"<flood-{i}@example.com>"), uid=str(i))
+            is Outcome.PROCESSED
+        )
     with SqlUnitOfWork(app.session_factory) as uow:
         assert len(uow.requests.list()) == limit
         assert len(uow.inbound.in_state("noise")) == 2
@@ -374,7 +410,10 @@ def test_bounce_of_our_mail_is_recorded_and_the_office_told_once(
     old_id = expected["original_message_id"]  # type: ignore[index]
     bounced = dsn.replace(str(old_id).encode(), original_id.encode())
     for i in range(3):  # the MTA retries its report: told once
-        assert _arrive(pipeline, with_message_id(bounced, f"<dsn-{i}@mx.example.com>"), uid=f"b{i}") is Outcome.PROCESSED
+        assert (
+            _arrive(pipeline, with_message_id(bounced, f"<dsn-{i}@mx.example.com>"), uid=f"b{i}")
+            is Outcome.PROCESSED
+        )
     notices = [r for r in _outbox(app) if r.kind == "office/delivery_failed"]
     assert len(notices) == 1
     body = text_of(parse_mail(notices[0].raw))

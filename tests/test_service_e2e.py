@@ -102,13 +102,16 @@ def test_relay_deferral_is_retried_and_delivered(
     from workflow.clock import FrozenClock
 
     clock = FrozenClock(T0)
-    app = build_app(scratch_settings(tmp_path, imap_smtp_env(tmp_path, imap_server, smtp_sink)), clock=clock)
+    app = build_app(
+        scratch_settings(tmp_path, imap_smtp_env(tmp_path, imap_server, smtp_sink)), clock=clock
+    )
     try:
         svc = Service(app)
-        svc.pipeline.handle  # the pipeline is wired; drive it and the sender by hand
         from daemon.inbound import Arrival, SourceRef
 
-        svc.pipeline.handle(Arrival(SourceRef("test", None, "1"), (corpus_dir / REQUEST).read_bytes()))
+        svc.pipeline.handle(
+            Arrival(SourceRef("test", None, "1"), (corpus_dir / REQUEST).read_bytes())
+        )
         smtp_sink.fail_next(2, code=451)
         dispatcher: OutboxDispatcher = svc.dispatcher
         first = dispatcher.run_once()
@@ -119,7 +122,9 @@ def test_relay_deferral_is_retried_and_delivered(
         assert len(smtp_sink.messages) == 2
         smtp_sink.refuse_recipient("office@example.com", code=550)
         svc.pipeline.handle(
-            Arrival(SourceRef("test", None, "2"), (corpus_dir / "req_06_gmail_utf8_qp.eml").read_bytes())
+            Arrival(
+                SourceRef("test", None, "2"), (corpus_dir / "req_06_gmail_utf8_qp.eml").read_bytes()
+            )
         )
         report = dispatcher.run_once()
         assert (report.sent, report.failed) == (1, 1)

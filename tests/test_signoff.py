@@ -48,7 +48,15 @@ class World:
 
 def _world(tmp_path: Path, **env: str) -> Iterator[World]:
     app, _ = scratch_app(tmp_path, **env)
-    yield World(app, Pipeline(session_factory=app.session_factory, config=app.workflow, blobs=app.blobs, clock=app.clock))
+    yield World(
+        app,
+        Pipeline(
+            session_factory=app.session_factory,
+            config=app.workflow,
+            blobs=app.blobs,
+            clock=app.clock,
+        ),
+    )
     app.close()
 
 
@@ -85,7 +93,11 @@ def test_office_accepts_the_request_by_reply(world: World, registered: bytes) ->
     assert "研发部" in text_of(parse_mail(accepted))
     with SqlUnitOfWork(world.app.session_factory) as uow:
         [signoff] = uow.signoffs.for_request(1)
-        assert (signoff.action, signoff.signer, signoff.via) == ("evaluate_accept", OFFICE, "trusted")
+        assert (signoff.action, signoff.signer, signoff.via) == (
+            "evaluate_accept",
+            OFFICE,
+            "trusted",
+        )
 
 
 def test_a_replayed_sign_off_changes_nothing(world: World, registered: bytes) -> None:
@@ -107,9 +119,16 @@ def test_a_replayed_sign_off_changes_nothing(world: World, registered: bytes) ->
     ],
 )
 def test_only_the_person_asked_may_sign_off(
-    world: World, registered: bytes, sender: str, extra: dict[str, str], authenticated: bool, reason: str | None
+    world: World,
+    registered: bytes,
+    sender: str,
+    extra: dict[str, str],
+    authenticated: bool,
+    reason: str | None,
 ) -> None:
-    reply = build_reply(registered, sender=sender, body=ACCEPT, authenticated=authenticated, extra_headers=extra)
+    reply = build_reply(
+        registered, sender=sender, body=ACCEPT, authenticated=authenticated, extra_headers=extra
+    )
     outcome = world.arrive(reply)
     assert world.request()["state"] == "registered"
     assert world.sent("signer/receipt") == []
@@ -140,8 +159,12 @@ def test_the_office_approves_a_held_sign_off(world: World, registered: bytes) ->
     with SqlUnitOfWork(world.app.session_factory) as uow:
         [held] = uow.signoffs.pending_review()
         outcome = apply_reviewed(
-            held.id, approve=True, reviewer="zhou.min@example.com", uow=uow,
-            now=world.app.clock.now(), config=world.app.workflow,
+            held.id,
+            approve=True,
+            reviewer="zhou.min@example.com",
+            uow=uow,
+            now=world.app.clock.now(),
+            config=world.app.workflow,
         )
         assert outcome.result == "applied"
         uow.commit()
@@ -182,7 +205,9 @@ def test_returned_request_is_resubmitted_under_the_same_number(
     assert world.request()["state"] == "accepted"
 
 
-def test_keyword_that_does_not_fit_the_state_changes_nothing(world: World, registered: bytes) -> None:
+def test_keyword_that_does_not_fit_the_state_changes_nothing(
+    world: World, registered: bytes
+) -> None:
     world.arrive(build_reply(registered, sender=OFFICE, body=ACCEPT))
     # A second notice does not exist; answer the first with a fresh Message-ID again:
     # replayed. Use the requester's acknowledgement instead, which asks for nothing.
@@ -192,7 +217,9 @@ def test_keyword_that_does_not_fit_the_state_changes_nothing(world: World, regis
     assert world.request()["state"] == "accepted"
 
 
-def test_reply_tokens_route_a_reply_without_threading_headers(tmp_path: Path, corpus_dir: Path) -> None:
+def test_reply_tokens_route_a_reply_without_threading_headers(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
     secret = tmp_path / "token-secret"
     secret.write_text("s3cret-token-key-for-tests")
     for world in _world(
@@ -207,15 +234,27 @@ def test_reply_tokens_route_a_reply_without_threading_headers(tmp_path: Path, co
         assert local.startswith("coord+") and domain == "example.com"
         token = local.removeprefix("coord+")
         with SqlUnitOfWork(world.app.session_factory) as uow:
-            [row] = [r for r in uow.outbox.in_state("pending") if r.kind == "office/evaluation_notice"]
-            assert row.token_hash and token not in row.token_hash and token.encode() not in row.raw.replace(reply_to.encode(), b"")
+            [row] = [
+                r for r in uow.outbox.in_state("pending") if r.kind == "office/evaluation_notice"
+            ]
+            assert (
+                row.token_hash
+                and token not in row.token_hash
+                and token.encode() not in row.raw.replace(reply_to.encode(), b"")
+            )
         # A client that drops In-Reply-To/References: the token alone routes it.
         reply = build_reply(notice, sender=OFFICE, body=ACCEPT, in_reply_to=False, references=False)
         assert world.arrive(reply) is Outcome.PROCESSED
         assert world.request()["state"] == "accepted"
         # The same token forwarded to somebody else signs nothing.
         forwarded = with_message_id(
-            build_reply(notice, sender="li.na@example.com", body="退回：x\n", in_reply_to=False, references=False),
+            build_reply(
+                notice,
+                sender="li.na@example.com",
+                body="退回：x\n",
+                in_reply_to=False,
+                references=False,
+            ),
             "<forwarded@example.com>",
         )
         world.arrive(forwarded)

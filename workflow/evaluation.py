@@ -24,7 +24,9 @@ EVALUATION_KEYWORDS = {
 }
 _STATE_TEXT = {
     "zh": "需求 {number} 当前状态为「{state}」，不再接受评估答复，未作任何更改。",
-    "en": "Request {number} is {state} and no longer takes an evaluation answer; nothing was changed.",
+    "en": (
+        "Request {number} is {state} and no longer takes an evaluation answer; nothing was changed."
+    ),
 }
 
 
@@ -48,7 +50,11 @@ def apply(
         keywords = EVALUATION_KEYWORDS[lang] if request.state == "registered" else []
         return Applied(
             "not_applicable",
-            (not_applicable(parsed, verdict.signer, request, action, state_text, keywords, config=config),),
+            (
+                not_applicable(
+                    parsed, verdict.signer, request, action, state_text, keywords, config=config
+                ),
+            ),
         )
     if action == "evaluate_accept":
         return _accept(verdict, value, request, parsed, now=now, config=config, language=lang)
@@ -106,7 +112,10 @@ def _accept(
     next_step = (
         "协调办公室将在两个工作日内安排启动会，会议邀请将另行发送。"
         if req_lang == "zh"
-        else "The coordination office will schedule a kickoff meeting within two working days; the invitation follows."
+        else (
+            "The coordination office will schedule a kickoff meeting within two working days; "
+            "the invitation follows."
+        )
     )
     mail = SendMail(
         template="requester/accepted",

@@ -120,7 +120,9 @@ def ingest(
 
     if parsed.kind in NOISE_KINDS or _over_rate_limit(parsed, uow=uow, now=now, config=config):
         request_id = _request_answered(parsed, uow)
-        summary = parsed.kind if parsed.kind in NOISE_KINDS else f"{parsed.kind} over the rate limit"
+        summary = (
+            parsed.kind if parsed.kind in NOISE_KINDS else f"{parsed.kind} over the rate limit"
+        )
         notices = _bounce_notice(parsed, request_id, uow=uow, now=now, config=config)
         if parsed.bounce is not None:
             summary = f"bounce: {parsed.bounce.recipient} {parsed.bounce.status or ''}".strip()
@@ -130,7 +132,9 @@ def ingest(
         row.processed_at = now
         queued_ids: list[str] = []
         for action in notices:  # the office is told; the noise itself is never answered
-            queued_ids += [q.message_id for q in queue_mail(action, uow=uow, now=now, config=config)]
+            queued_ids += [
+                q.message_id for q in queue_mail(action, uow=uow, now=now, config=config)
+            ]
         return IngestResult("noise", row.id, parsed.kind, queued=tuple(queued_ids))
 
     handler = _HANDLERS.get(parsed.kind, _record_only)
@@ -310,7 +314,11 @@ def _returned_request_named(parsed: ParsedMessage, uow: SqlUnitOfWork) -> Reques
     sender = (parsed.headers.from_addr or "").lower()
     for token in _SUBJECT_TOKEN.findall(parsed.headers.subject.upper()):
         request = uow.requests.by_number(token)
-        if request is not None and request.state == "returned" and request.requester_email.lower() == sender:
+        if (
+            request is not None
+            and request.state == "returned"
+            and request.requester_email.lower() == sender
+        ):
             return request
     return None
 
@@ -485,7 +493,9 @@ def _bounce_notice(
     return [
         SendMail(
             template="office/delivery_failed",
-            to=tuple(Recipient(a, None, config.directory.language_of(a)) for a in config.coordinators),
+            to=tuple(
+                Recipient(a, None, config.directory.language_of(a)) for a in config.coordinators
+            ),
             context={
                 "number": request.number if request else "",
                 "failed_recipient": bounce.recipient or "",

@@ -65,7 +65,9 @@ ISSUE_LABELS = {
 _PROBLEM_TEXT = {
     "zh": {
         "missing": "「{label}」未填写",
-        "invalid_date": "「{label}」不是可识别的日期：{raw}（请写成 2026-03-31、2026/3/31 或 2026年3月31日）",
+        "invalid_date": (
+            "「{label}」不是可识别的日期：{raw}（请写成 2026-03-31、2026/3/31 或 2026年3月31日）"
+        ),
         "invalid_urgency": "「{label}」只能是 一般、紧急 或 特急：{raw}",
         "empty": "邮件正文为空",
         "unknown": "「{label}」无法识别：{raw}",
@@ -164,12 +166,17 @@ def problems_context(parsed: ParsedMessage, tz: ZoneInfo, language: str) -> dict
         text = _PROBLEM_TEXT[lang].get(err.code, _PROBLEM_TEXT[lang]["unknown"])
         problems.append(text.format(label=label, raw=err.raw or ""))
     values = _understood_values(parsed, lang)
-    form = [(label, values.get(key, "")) for key, label in (ISSUE_LABELS if issue else REQUEST_LABELS)[lang]]
+    form = [
+        (label, values.get(key, ""))
+        for key, label in (ISSUE_LABELS if issue else REQUEST_LABELS)[lang]
+    ]
     return {
         "subject": parsed.headers.subject,
         "problems": problems,
         "form": form,
-        "tag": ("[问题]" if lang == "zh" else "[ISSUE]") if issue else ("[需求]" if lang == "zh" else "[REQUEST]"),
+        "tag": ("[问题]" if lang == "zh" else "[ISSUE]")
+        if issue
+        else ("[需求]" if lang == "zh" else "[REQUEST]"),
         "sender_name": parsed.headers.from_name or parsed.headers.from_addr or "",
     }
 

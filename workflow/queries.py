@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from store.models import Request
 from store.uow import SqlUnitOfWork
+from workflow.config import WorkflowConfig
 from workflow.errors import NotFoundError
 
+#: The clock that runs in each state, measured from the request's last change.
+_STATE_CLOCKS = {"registered": "evaluate_request", "accepted": "kickoff_meeting"}
 
-def request_summary(request: Request, tz: ZoneInfo) -> dict[str, Any]:
+
+def next_deadline(request: Request, config: WorkflowConfig) -> datetime | None:
+    """When the step the request waits for is due, by the profile's service levels."""
+    clock = _STATE_CLOCKS.get(request.state)
+    if clock is None or not config.profile.has_service_level(clock):
+        return None
+    return config.profile.service_level(clock).due(request.updated_at, config.calendar)
+
+
+def request_summary(request: Request, config: WorkflowConfig) -> dict[str, Any]:
+    tz = config.timezone
+    deadline = next_deadline(request, config)
     return {
         "number": request.number,
         "state": request.state,
@@ -18,19 +33,22 @@ def request_summary(request: Request, tz: ZoneInfo) -> dict[str, Any]:
         "requester": request.requester_email,
         "due": request.due.isoformat() if request.due else None,
         "created_at": request.created_at.astimezone(tz).isoformat(),
-        "next_deadline": None,
+        "next_deadline": deadline.astimezone(tz).isoformat() if deadline else None,
     }
 
 
-def list_requests(uow: SqlUnitOfWork, tz: ZoneInfo, state: str | None = None) -> list[dict[str, Any]]:
-    return [request_summary(r, tz) for r in uow.requests.list(state=state)]
+def list_requests(
+    uow: SqlUnitOfWork, config: WorkflowConfig, state: str | None = None
+) -> list[dict[str, Any]]:
+    return [request_summary(r, config) for r in uow.requests.list(state=state)]
 
 
-def show_request(uow: SqlUnitOfWork, number: str, tz: ZoneInfo) -> dict[str, Any]:
+def show_request(uow: SqlUnitOfWork, number: str, config: WorkflowConfig) -> dict[str, Any]:
+    tz = config.timezone
     request = uow.requests.by_number(number.upper())
     if request is None:
         raise NotFoundError(f"no request numbered {number}")
-    view = request_summary(request, tz)
+    view = request_summary(request, config)
     view.update(
         {
             "revision": request.revision,
@@ -81,3 +99,23 @@ def quarantine_list(uow: SqlUnitOfWork, tz: ZoneInfo) -> list[dict[str, Any]]:
         }
         for m in uow.inbound.quarantined()
     ]
+
+
+def review_list(uow: SqlUnitOfWork, tz: ZoneInfo) -> list[dict[str, Any]]:
+    """Sign-offs held for the office's review, oldest first."""
+    rows = []
+    for held in uow.signoffs.pending_review():
+        request = uow.requests.by_id(held.request_id) if held.request_id else None
+        rows.append(
+            {
+                "id": held.id,
+                "created_at": held.created_at.astimezone(tz).isoformat(),
+                "number": request.number if request else None,
+                "sender": held.sender,
+                "action": held.action,
+                "reason": held.reason,
+                "detail": held.detail,
+                "inbound_message_id": held.inbound_message_id,
+            }
+        )
+    return rows

@@ -113,7 +113,9 @@ def record_reply(
             # A reply to a mail that asked nothing (an acknowledgement, a receipt): recorded.
             # Answering would feed vacation responders that send no RFC 3834 headers.
             return ReplyOutcome(number, [], "recorded")
-        return ReplyOutcome(number, _not_understood(parsed, uow=uow, now=now, config=config), "not_understood")
+        return ReplyOutcome(
+            number, _not_understood(parsed, uow=uow, now=now, config=config), "not_understood"
+        )
     if action in REPORT_ACTIONS and isinstance(verdict, Accepted):
         # Progress and risk notes are recorded against the request (the tracker comes
         # with the execution stage); they change no state and ask for no receipt.
@@ -140,13 +142,21 @@ def record_reply(
             )
         )
         uow.session.flush()
-        receipt = _receipt(verdict.signer, parsed, action, applied.detail, request, now=now, config=config)
+        receipt = _receipt(
+            verdict.signer, parsed, action, applied.detail, request, now=now, config=config
+        )
         return ReplyOutcome(number, [*applied.mails, receipt], "applied")
     return ReplyOutcome(number, applied.mails, applied.result)
 
 
 def apply_reviewed(
-    held_id: int, *, approve: bool, reviewer: str, uow: SqlUnitOfWork, now: datetime, config: WorkflowConfig
+    held_id: int,
+    *,
+    approve: bool,
+    reviewer: str,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
 ) -> ReplyOutcome:
     """``liaison review approve|reject ID``: the office decides on a held reply."""
     from workflow.errors import NotFoundError
@@ -165,7 +175,9 @@ def apply_reviewed(
         )
     answered = uow.outbox.get(held.outbox_id)
     if uow.signoffs.for_outbox(answered.id) is not None:
-        raise NotFoundError(f"{answered.message_id} was signed off already; reject {held_id} instead")
+        raise NotFoundError(
+            f"{answered.message_id} was signed off already; reject {held_id} instead"
+        )
     inbound = uow.inbound.get(held.inbound_message_id)
     from mail_parsers.message import parse_message
 
@@ -190,14 +202,18 @@ def apply_reviewed(
             via="review",
         )
     )
-    receipt = _receipt(held.sender, parsed, held.action, applied.detail, request, now=now, config=config)
+    receipt = _receipt(
+        held.sender, parsed, held.action, applied.detail, request, now=now, config=config
+    )
     return ReplyOutcome(request.number if request else None, [*applied.mails, receipt], "applied")
 
 
 # --- reading --------------------------------------------------------------------------------
 
 
-def _reading(parsed: ParsedMessage, context: str | None, config: WorkflowConfig) -> tuple[str, object]:
+def _reading(
+    parsed: ParsedMessage, context: str | None, config: WorkflowConfig
+) -> tuple[str, object]:
     """The keyword in the context of the mail actually answered (not of the subject)."""
     reply = parsed.reply
     if reply is None:
@@ -214,7 +230,9 @@ def _answers_ours(parsed: ParsedMessage, uow: SqlUnitOfWork) -> bool:
     return any(uow.outbox.by_message_id(mid) is not None for mid in ids)
 
 
-def _request_of(answered: OutboxMessage | None, parsed: ParsedMessage, uow: SqlUnitOfWork) -> Request | None:
+def _request_of(
+    answered: OutboxMessage | None, parsed: ParsedMessage, uow: SqlUnitOfWork
+) -> Request | None:
     if answered is not None and answered.request_id is not None:
         return uow.requests.by_id(answered.request_id)
     if parsed.reply is not None and parsed.reply.request:
@@ -240,7 +258,9 @@ def _apply(
 
     context = verdict.outbox.reply_context
     if context == "evaluation" and request is not None:
-        return evaluation.apply(verdict, action, value, request, parsed, uow=uow, now=now, config=config)
+        return evaluation.apply(
+            verdict, action, value, request, parsed, uow=uow, now=now, config=config
+        )
     return Applied(
         "not_applicable",
         (not_applicable(parsed, verdict.signer, request, action, "", [], config=config),),
@@ -369,11 +389,17 @@ def _hold(
         parsed.headers.from_count == 1
         and sender
         and verdict.reason not in ("automatic", "unauthenticated")
-        and uow.communications.count_sent_since("sender/held_for_review", sender, now - timedelta(days=1))
+        and uow.communications.count_sent_since(
+            "sender/held_for_review", sender, now - timedelta(days=1)
+        )
         < HELD_NOTICES_PER_DAY.get(verdict.reason, HELD_NOTICES_PER_DAY_DEFAULT)
     )
     if notify_sender:
-        language = config.directory.language_of(sender) if config.directory.person(sender) else parsed.language
+        language = (
+            config.directory.language_of(sender)
+            if config.directory.person(sender)
+            else parsed.language
+        )
         mails.append(
             SendMail(
                 template="sender/held_for_review",

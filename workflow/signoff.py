@@ -72,7 +72,10 @@ _REASON_TEXT = {
         "request_closed": "该需求已关闭",
     },
     "en": {
-        "subject_only": "the reply does not answer a specific mail from the coordination mailbox (a subject alone cannot sign off)",
+        "subject_only": (
+            "the reply does not answer a specific mail from the coordination mailbox "
+            "(a subject alone cannot sign off)"
+        ),
         "unknown_reference": "the mail it answers was never sent by the coordination mailbox",
         "no_from": "the mail has no readable sender",
         "multiple_from": "the mail names more than one sender",
@@ -80,7 +83,9 @@ _REASON_TEXT = {
         "unauthenticated": "the mail did not pass sender domain authentication (DMARC)",
         "sender_domain": "the sender's domain is not allowed",
         "automatic": "the mail was sent automatically",
-        "replayed": "the mail it answers has been signed off already; a repeated answer changes nothing",
+        "replayed": (
+            "the mail it answers has been signed off already; a repeated answer changes nothing"
+        ),
         "request_closed": "the request is closed",
     },
 }
@@ -118,7 +123,9 @@ def new_reply_token() -> str:
 
 def token_hash(secret: str, token: str) -> str:
     """What the store keeps of a token: never the token itself."""
-    return hmac.new(secret.encode("utf-8"), token.lower().encode("ascii", "replace"), hashlib.sha256).hexdigest()
+    return hmac.new(
+        secret.encode("utf-8"), token.lower().encode("ascii", "replace"), hashlib.sha256
+    ).hexdigest()
 
 
 def reply_address(mailbox: str, token: str) -> str:
@@ -183,7 +190,9 @@ def judge(
     answered, named = find_answered(parsed, uow=uow, config=config)
     if answered is None:
         if named:
-            return Held("unknown_reference", "names a mail or token of ours that does not exist", None)
+            return Held(
+                "unknown_reference", "names a mail or token of ours that does not exist", None
+            )
         return Held("subject_only", f"subject: {h.subject[:200]}", None)
     if h.from_count == 0 or not h.from_addr:
         return Held("no_from", "no From address", answered)
@@ -199,7 +208,10 @@ def judge(
             f"no dmarc=pass from {config.parse_options.trusted_authserv_id}",
             answered,
         )
-    if config.allowed_sender_domains and sender.rpartition("@")[2] not in config.allowed_sender_domains:
+    if (
+        config.allowed_sender_domains
+        and sender.rpartition("@")[2] not in config.allowed_sender_domains
+    ):
         return Held("sender_domain", f"{sender.rpartition('@')[2]} is not allowed", answered)
     if parsed.kind != "reply":
         return Held("automatic", f"classified as {parsed.kind}", answered)
