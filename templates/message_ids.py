@@ -21,11 +21,29 @@ from templates.errors import InvalidAddressError, InvalidHeaderError
 from templates.headers import normalize_address, require_message_id
 
 MessageIdContext = Literal[
-    "minutes", "task", "deliverable", "evaluation", "approval", "meeting", "notice", "ack"
+    "minutes",
+    "task",
+    "deliverable",
+    "evaluation",
+    "approval",
+    "meeting",
+    "notice",
+    "datechange",
+    "ack",
 ]
 #: ``ack`` is for mails that ask nothing (acknowledgements, problem lists, receipts).
 CONTEXTS: frozenset[str] = frozenset(
-    {"minutes", "task", "deliverable", "evaluation", "approval", "meeting", "notice", "ack"}
+    {
+        "minutes",
+        "task",
+        "deliverable",
+        "evaluation",
+        "approval",
+        "meeting",
+        "notice",
+        "datechange",
+        "ack",
+    }
 )
 
 _UNIQUE = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")

@@ -357,6 +357,171 @@ CONTEXTS: dict[str, dict[str, dict[str, object]]] = {
             ],
         },
     },
+    "attendee/meeting_invitation": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "title": "供应商对账流程线上化",
+            "meeting_kind": "启动会",
+            "start": "2026年3月18日（周三） 14:00",
+            "end": "2026年3月18日（周三） 15:30",
+            "location": "总部大楼 3 楼第二会议室",
+            "online_url": "https://meeting.example.com/j/83920417",
+            "agenda": [
+                "需求背景与目标说明（财务部 李娜）",
+                "牵头部门与配合部门分工确认",
+                "任务分解：负责人、交付物与完成时间",
+                "风险与所需资源",
+            ],
+            "attendees": [
+                "李娜 <li.na@example.com>, 发起人（财务部）",
+                "张伟 <zhang.wei@example.com>, 牵头部门负责人（研发部）",
+                "王强 <wang.qiang@example.com>, 配合部门负责人（采购部）",
+            ],
+            "is_update": False,
+            "how_to_move": (
+                "牵头部门负责人或协调办公室可回复“改期：2026-03-21 14:00”调整时间；"
+                "其他参会人请用日历按钮答复。"
+            ),
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "title": "Supplier reconciliation online",
+            "meeting_kind": "kickoff meeting",
+            "start": "Thu 2026-03-19 10:00 (Asia/Shanghai)",
+            "end": "Thu 2026-03-19 11:30 (Asia/Shanghai)",
+            "location": "",
+            "online_url": "https://meeting.example.com/j/83920417",
+            "agenda": ["Background and goal of the request", "Split of work between departments"],
+            "attendees": [
+                "Li Na <li.na@example.com>, requester (Finance)",
+                "Zhang Wei <zhang.wei@example.com>, head of the lead department (R&D)",
+                "Wang Qiang <wang.qiang@example.com>, head of a supporting department (Purchasing)",
+            ],
+            "is_update": True,
+            "how_to_move": (
+                "The lead or the coordination office may move the meeting by replying "
+                "MOVE: 2026-03-21 14:00; everybody else answers with the calendar buttons."
+            ),
+        },
+    },
+    "attendee/meeting_cancelled": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "title": "供应商对账流程线上化",
+            "meeting_kind": "问题协调会",
+            "start": "2026年3月24日（周二） 15:00",
+            "reason": "ERP 接口超时问题已于会前修复，经牵头部门确认无需再召开会议。",
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "title": "Supplier reconciliation online",
+            "meeting_kind": "problem meeting",
+            "start": "Tue 2026-03-24 15:00 (Asia/Shanghai)",
+            "reason": "",
+        },
+    },
+    "attendee/agenda_reminder": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "title": "供应商对账流程线上化",
+            "meeting_kind": "启动会",
+            "start": "2026年3月18日（周三） 14:00",
+            "location": "总部大楼 3 楼第二会议室",
+            "online_url": "https://meeting.example.com/j/83920417",
+            "agenda": [
+                "需求背景与目标说明（财务部 李娜）",
+                "牵头部门与配合部门分工确认",
+                "任务分解：负责人、交付物与完成时间",
+                "风险与所需资源",
+            ],
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "title": "Supplier reconciliation online",
+            "meeting_kind": "review meeting",
+            "start": "Mon 2026-04-20 09:30 (Asia/Shanghai)",
+            "location": "Room 302, Headquarters",
+            "online_url": "",
+            "agenda": [],
+        },
+    },
+    "lead/attendee_declined": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "title": "供应商对账流程线上化",
+            "meeting_kind": "启动会",
+            "start": "2026年3月18日（周三） 14:00",
+            "attendee": "王强 <wang.qiang@example.com>",
+            "role_text": "采购部负责人",
+            "comment": "当天下午需参加集团供应商大会，\n建议改到 3 月 19 日上午。",
+            "how_to_move": (
+                "牵头部门负责人或协调办公室可回复“改期：2026-03-21 14:00”调整时间；"
+                "其他参会人请用日历按钮答复。"
+            ),
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "title": "Supplier reconciliation online",
+            "meeting_kind": "kickoff meeting",
+            "start": "Wed 2026-03-18 14:00 (Asia/Shanghai)",
+            "attendee": "Wang Qiang <wang.qiang@example.com>",
+            "role_text": "head of Purchasing",
+            "comment": "",
+            "how_to_move": (
+                "The lead or the coordination office may move the meeting by replying "
+                "MOVE: 2026-03-21 14:00; everybody else answers with the calendar buttons."
+            ),
+        },
+    },
+    "lead/counter_proposal": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "title": "供应商对账流程线上化",
+            "meeting_kind": "启动会",
+            "start": "2026年3月18日（周三） 14:00",
+            "proposed_start": "2026年3月19日（周四） 10:00",
+            "proposed_end": "2026年3月19日（周四） 11:30",
+            "proposer": "王强 <wang.qiang@example.com>",
+            "comment": "18 日下午需参加集团供应商大会，19 日上午全天可以。",
+            "keywords": [
+                "同意改期（按新时间重新发送邀请）",
+                "不同意改期（通知提议人维持原时间）",
+            ],
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "title": "Supplier reconciliation online",
+            "meeting_kind": "kickoff meeting",
+            "start": "Wed 2026-03-18 14:00 (Asia/Shanghai)",
+            "proposed_start": "Thu 2026-03-19 10:00 (Asia/Shanghai)",
+            "proposed_end": "Thu 2026-03-19 11:30 (Asia/Shanghai)",
+            "proposer": "Wang Qiang <wang.qiang@example.com>",
+            "comment": "",
+            "keywords": [
+                "APPROVE (send the new time to everyone)",
+                "REJECT (keep the current time)",
+            ],
+        },
+    },
+    "sender/counter_declined": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "title": "供应商对账流程线上化",
+            "meeting_kind": "启动会",
+            "start": "2026年3月18日（周三） 14:00",
+            "comment": (
+                "研发部与财务部 19 日上午均已有安排，维持原时间。"
+                "如王经理无法到场，请委派采购部对接人参会。"
+            ),
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "title": "Supplier reconciliation online",
+            "meeting_kind": "kickoff meeting",
+            "start": "Wed 2026-03-18 14:00 (Asia/Shanghai)",
+            "comment": "",
+        },
+    },
 }
 
 _SUFFIX = {"subject": "subject", "text": "txt", "html": "html"}
