@@ -5,14 +5,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from calendar_sync.caldav_calendar import CaldavCalendar
+from calendar_sync.errors import CalendarError
+from calendar_sync.imip import ImipCalendar
+from calendar_sync.port import Calendar
 from daemon.directory_file import DirectoryFile
 from daemon.settings import Settings
 from daemon.transports import MaildirTransport, SmtpTransport, Transport
@@ -23,7 +28,7 @@ from store.errors import SchemaNotCurrentError
 from store.migrate import current, head, upgrade
 from store.uow import make_session_factory
 from workflow.clock import Clock
-from workflow.config import WorkflowConfig
+from workflow.config import BusyLookup, Interval, WorkflowConfig, cannot_tell
 from workflow.directory import DirectorySource, StaticDirectory
 from workflow.profiles import load_profile
 from workflow.workdays import WorkingCalendar
@@ -62,6 +67,9 @@ class App:
             )
         raise NotImplementedError(f"outbound transport {out.transport!r} is not available yet")
 
+    def calendar(self) -> Calendar:
+        return calendar_backend(self.settings)
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -80,6 +88,36 @@ def parse_options(settings: Settings) -> ParseOptions:
         trusted_authserv_id=settings.security.trusted_authserv_id,
         timezone=settings.calendar.timezone,
     )
+
+
+def calendar_backend(settings: Settings) -> Calendar:
+    """Where meetings are published besides the invitations mailed to each attendee."""
+    cal = settings.calendar
+    if cal.backend == "caldav":
+        return CaldavCalendar(
+            cal.caldav.url,
+            username=cal.caldav.username or None,
+            password=cal.caldav.password or None,
+            timezone=cal.timezone,
+        )
+    if cal.backend == "imip":
+        return ImipCalendar()
+    raise NotImplementedError(f"calendar backend {cal.backend!r} is not available yet")
+
+
+def busy_lookup(calendar: Calendar) -> BusyLookup:
+    """Free/busy from the backend where it can tell; a failing lookup never stops scheduling."""
+    if not calendar.capabilities.free_busy:
+        return cannot_tell
+
+    def lookup(people: Sequence[str], start: datetime, end: datetime) -> list[Interval] | None:
+        try:
+            return calendar.busy(people, start, end)
+        except CalendarError as exc:
+            log.warning("free/busy lookup failed, scheduling without it: %s", exc)
+            return None
+
+    return lookup
 
 
 def directory_source(settings: Settings) -> DirectorySource:
@@ -114,6 +152,12 @@ def workflow_config(settings: Settings) -> WorkflowConfig:
         directory_source=directory_source(settings),
         subaddress=settings.mailbox.subaddress,
         rate_limit_per_day=settings.workflow.rate_limit_per_day,
+        meeting_duration=timedelta(minutes=settings.calendar.meeting_minutes),
+        meeting_min_notice=timedelta(minutes=settings.calendar.min_notice_minutes),
+        meeting_location=settings.calendar.location,
+        meeting_online_url=settings.calendar.online_url,
+        publish_calendar=settings.calendar.backend != "imip",
+        busy_lookup=busy_lookup(calendar_backend(settings)),
         reply_token_secret=settings.security.reply_token_secret,
         allowed_sender_domains=frozenset(
             d.lower() for d in settings.security.allowed_sender_domains

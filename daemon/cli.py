@@ -143,7 +143,10 @@ def cmd_process(args: argparse.Namespace) -> int:
             number = f" {result.request_number}" if result.request_number else ""
             print(f"{name}: {result.outcome} ({result.kind or '-'}{number})")
         report = OutboxDispatcher(
-            session_factory=app.session_factory, transport=app.transport(), clock=app.clock
+            session_factory=app.session_factory,
+            transport=app.transport(),
+            clock=app.clock,
+            calendar=app.calendar(),
         ).drain()
         print(f"outbox: {report.sent} sent, {report.retried} deferred, {report.failed} failed")
     finally:
@@ -281,9 +284,52 @@ def cmd_review(args: argparse.Namespace) -> int:
             uow.commit()
         print(f"review {args.id}: {outcome.result}")
         OutboxDispatcher(
-            session_factory=app.session_factory, transport=app.transport(), clock=app.clock
+            session_factory=app.session_factory,
+            transport=app.transport(),
+            clock=app.clock,
+            calendar=app.calendar(),
         ).drain()
         return EXIT_OK if outcome.result in ("applied", "rejected") else EXIT_PROBLEMS
+    finally:
+        app.close()
+
+
+def cmd_tick(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from daemon.outbox import OutboxDispatcher
+    from store.uow import SqlUnitOfWork
+    from workflow.clock import FrozenClock
+    from workflow.clocks import tick
+
+    app = _app(args, migrate=False)
+    try:
+        if args.now:
+            try:
+                at = datetime.fromisoformat(args.now)
+            except ValueError as exc:
+                raise CliError(f"--now {args.now!r} is not an ISO 8601 instant") from exc
+            if at.tzinfo is None:
+                at = at.replace(tzinfo=app.workflow.timezone)
+            app.clock = FrozenClock(at)
+        now = app.clock.now()
+        with SqlUnitOfWork(app.session_factory) as uow:
+            report = tick(uow=uow, now=now, config=app.workflow, dry_run=args.dry_run)
+            if not args.dry_run:
+                uow.commit()
+        verb = "would send" if args.dry_run else "queued"
+        print(
+            f"tick at {now.astimezone(app.workflow.timezone).isoformat()}: "
+            f"{report.reminders} agenda reminder(s); {verb} {report.mails} mail(s)"
+        )
+        if not args.dry_run:
+            OutboxDispatcher(
+                session_factory=app.session_factory,
+                transport=app.transport(),
+                clock=app.clock,
+                calendar=app.calendar(),
+            ).drain()
+        return EXIT_OK
     finally:
         app.close()
 
@@ -346,6 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "show", "retry"])
     p.add_argument("id", nargs="?", type=int, help="message id (show, retry)")
     p.add_argument("--json", action="store_true")
+    p = add("tick", cmd_tick, "run the clocks (reminders, escalations, weekly jobs) once")
+    p.add_argument("--now", metavar="ISO8601", help="as of this instant (default: now)")
+    p.add_argument("--dry-run", action="store_true", help="say what would be sent; change nothing")
     p = add("review", cmd_review, "sign-offs held for review: list, approve or reject them")
     p.add_argument("action", choices=["list", "approve", "reject"])
     p.add_argument("id", nargs="?", type=int, help="held sign-off id (approve, reject)")

@@ -16,11 +16,14 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from calendar_sync.errors import CalendarError, TransientCalendarError
+from calendar_sync.port import Calendar
 from daemon.faults import crash_point
 from daemon.transport_errors import PermanentSendError, TransientSendError
 from daemon.transports import Transport, retry_delay
 from store.uow import SqlUnitOfWork
 from workflow.clock import Clock
+from workflow.outbound import CALENDAR_KINDS_PREFIX
 
 log = logging.getLogger("liaison.outbox")
 
@@ -31,6 +34,7 @@ CLAIM_LEASE = timedelta(minutes=2)
 @dataclass(frozen=True)
 class _Job:
     id: int
+    kind: str
     message_id: str
     envelope_from: str
     recipients: tuple[str, ...]
@@ -55,6 +59,7 @@ class OutboxDispatcher:
         batch: int = 50,
         max_attempts: int = 12,
         claim_lease: timedelta = CLAIM_LEASE,
+        calendar: Calendar | None = None,
     ) -> None:
         self._sf = session_factory
         self._transport = transport
@@ -62,6 +67,7 @@ class OutboxDispatcher:
         self._batch = batch
         self._max_attempts = max_attempts
         self._claim_lease = claim_lease
+        self._calendar = calendar
         self.wakeup = threading.Event()
 
     def run_once(self) -> DispatchReport:
@@ -103,6 +109,7 @@ class OutboxDispatcher:
                 jobs.append(
                     _Job(
                         row.id,
+                        row.kind,
                         row.message_id,
                         row.envelope_from,
                         tuple(row.recipients),
@@ -113,9 +120,27 @@ class OutboxDispatcher:
             uow.commit()
         return jobs
 
+    def _send(self, job: _Job) -> None:
+        if not job.kind.startswith(CALENDAR_KINDS_PREFIX):
+            self._transport.send(job.envelope_from, job.recipients, job.raw)
+            return
+        # A team-calendar copy: recipients hold the meeting's UID and SEQUENCE.
+        if self._calendar is None:
+            return
+        uid, sequence = job.recipients[0], int(job.recipients[1])
+        try:
+            if job.kind == "calendar/cancel":
+                self._calendar.cancel(uid, job.raw, sequence)
+            else:
+                self._calendar.publish(uid, job.raw, sequence)
+        except TransientCalendarError as exc:
+            raise TransientSendError(f"calendar: {exc}", recipients=[uid]) from exc
+        except CalendarError as exc:
+            raise PermanentSendError(f"calendar: {exc}", recipients=[uid]) from exc
+
     def _deliver(self, job: _Job, report: DispatchReport) -> None:
         try:
-            self._transport.send(job.envelope_from, job.recipients, job.raw)
+            self._send(job)
         except TransientSendError as exc:
             retry = exc.retry_recipients or list(job.recipients)
             if job.attempts >= self._max_attempts:

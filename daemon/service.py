@@ -8,11 +8,14 @@ import threading
 from datetime import timedelta
 from types import FrameType
 
+from apscheduler.schedulers.background import BackgroundScheduler
+
 from daemon.bootstrap import App, tls_context
 from daemon.imap import ImapIntake, ImapMailbox, ImapSettings
 from daemon.listener import ListenerServer
 from daemon.outbox import OutboxDispatcher
 from daemon.pipeline import Pipeline
+from daemon.scheduler import start_scheduler
 from daemon.systemd import notify
 
 log = logging.getLogger("liaison.service")
@@ -27,6 +30,7 @@ class Service:
             transport=app.transport(),
             clock=app.clock,
             claim_lease=timedelta(seconds=app.settings.outbound.claim_lease),
+            calendar=app.calendar(),
         )
         self.pipeline = Pipeline(
             session_factory=app.session_factory,
@@ -36,6 +40,7 @@ class Service:
             on_queued=self.dispatcher.wakeup.set,
         )
         self.listener: ListenerServer | None = None
+        self.scheduler: BackgroundScheduler | None = None
         self._threads: list[threading.Thread] = []
 
     # -- lifecycle -----------------------------------------------------------------
@@ -70,6 +75,7 @@ class Service:
         else:
             raise NotImplementedError(f"mailbox backend {mailbox.backend!r} is not available yet")
         self._spawn("outbox", lambda: self.dispatcher.run(self.stop_event))
+        self.scheduler = start_scheduler(self.app, self.dispatcher.wakeup.set)
         notify("READY=1")
         notify(f"STATUS=running; mailbox {mailbox.backend}")
 
@@ -77,6 +83,8 @@ class Service:
         notify("STOPPING=1")
         self.stop_event.set()
         self.dispatcher.wakeup.set()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
         if self.listener is not None:
             self.listener.stop()
         for t in self._threads:

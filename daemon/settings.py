@@ -156,6 +156,10 @@ class CalendarSettings:
     timezone: str  # an IANA name, checked to exist
     working_hours: WorkingHours = field(metadata={"hours": True})
     caldav: CaldavConfig
+    meeting_minutes: int = 60  # length of a scheduled meeting
+    min_notice_minutes: int = 120  # no meeting sooner than this after it is scheduled
+    location: str = ""  # where meetings take place (a room), shown in invitations
+    online_url: str = ""  # the online meeting link, if any
 
     @property
     def zone(self) -> ZoneInfo:
@@ -450,6 +454,10 @@ def _calendar(r: _Reader) -> CalendarSettings:
         timezone=_timezone(r),
         working_hours=_working_hours(r),
         caldav=caldav,
+        meeting_minutes=r.integer("calendar.meeting_minutes", minimum=5, maximum=8 * 60),
+        min_notice_minutes=r.integer("calendar.min_notice_minutes", minimum=0, maximum=7 * 24 * 60),
+        location=_one_line(r, "calendar.location"),
+        online_url=_one_line(r, "calendar.online_url"),
     )
 
 

@@ -101,6 +101,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "backend": Key(S, "imip"),
         "timezone": Key(S, "Asia/Shanghai"),
         "working_hours": Key(S, "09:00-18:00"),
+        "meeting_minutes": Key(N, 60),
+        "min_notice_minutes": Key(N, 120),
+        "location": Key(S, ""),
+        "online_url": Key(S, ""),
     },
     "calendar.caldav": {
         "url": Key(S, ""),

@@ -307,3 +307,62 @@ class HeldSignoff(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(EMAIL))
+
+
+class Meeting(Base):
+    """A meeting we organise: its invitation's UID never changes, SEQUENCE counts changes."""
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # kickoff | problem | review
+    uid: Mapped[str] = mapped_column(String(255), unique=True)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16))  # CONFIRMED | CANCELLED
+    start: Mapped[datetime] = mapped_column(UtcDateTime)
+    end: Mapped[datetime] = mapped_column(UtcDateTime)
+    timezone: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    location: Mapped[str] = mapped_column(Text)
+    online_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class MeetingAttendee(Base):
+    """One invitee and the last answer applied for them (by ``(sequence, dtstamp)``)."""
+
+    __tablename__ = "meeting_attendees"
+    __table_args__ = (UniqueConstraint("meeting_id", "email"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    email: Mapped[str] = mapped_column(String(EMAIL))
+    name: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))  # REQ-PARTICIPANT | OPT-PARTICIPANT | CHAIR
+    partstat: Mapped[str] = mapped_column(String(32), default="NEEDS-ACTION")
+    comment: Mapped[str | None] = mapped_column(Text)
+    reply_sequence: Mapped[int | None] = mapped_column(Integer)
+    reply_dtstamp: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    responded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    removed: Mapped[bool] = mapped_column(default=False)
+
+
+class MeetingProposal(Base):
+    """A new time proposed by an attendee (iTIP COUNTER), for the lead to decide."""
+
+    __tablename__ = "meeting_proposals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    attendee: Mapped[str] = mapped_column(String(EMAIL))
+    proposed_start: Mapped[datetime] = mapped_column(UtcDateTime)
+    proposed_end: Mapped[datetime] = mapped_column(UtcDateTime)
+    comment: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|accepted|declined
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    inbound_message_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))

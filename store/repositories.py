@@ -28,6 +28,9 @@ from store.models import (
     InboundMessage,
     InboundState,
     Issue,
+    Meeting,
+    MeetingAttendee,
+    MeetingProposal,
     IssueState,
     Lease,
     NumberSequence,
@@ -515,4 +518,61 @@ class SignoffRepository(_Repository):
             select(HeldSignoff)
             .where(HeldSignoff.state == HeldState.PENDING)
             .order_by(HeldSignoff.created_at, HeldSignoff.id)
+        )
+
+
+class MeetingRepository(_Repository):
+    """Meetings with their attendees and proposed new times."""
+
+    def add(self, meeting: Meeting) -> Meeting:
+        return self._add(meeting)
+
+    def get(self, meeting_id: int) -> Meeting:
+        return self._get(Meeting, meeting_id)
+
+    def by_uid(self, uid: str) -> Meeting | None:
+        return self._session.scalars(select(Meeting).where(Meeting.uid == uid)).first()
+
+    def for_request(self, request_id: int) -> builtins.list[Meeting]:
+        return self._all(
+            select(Meeting).where(Meeting.request_id == request_id).order_by(Meeting.start, Meeting.id)
+        )
+
+    def add_attendee(self, attendee: MeetingAttendee) -> MeetingAttendee:
+        return self._add(attendee)
+
+    def attendees(self, meeting_id: int) -> builtins.list[MeetingAttendee]:
+        return self._all(
+            select(MeetingAttendee)
+            .where(MeetingAttendee.meeting_id == meeting_id)
+            .order_by(MeetingAttendee.id)
+        )
+
+    def attendee(self, meeting_id: int, email: str) -> MeetingAttendee | None:
+        return self._session.scalars(
+            select(MeetingAttendee).where(
+                MeetingAttendee.meeting_id == meeting_id,
+                func.lower(MeetingAttendee.email) == email.lower(),
+            )
+        ).first()
+
+    def upcoming_unreminded(self, now: datetime) -> builtins.list[Meeting]:
+        """Confirmed meetings still ahead whose attendees were not reminded yet."""
+        return self._all(
+            select(Meeting)
+            .where(Meeting.status == "CONFIRMED", Meeting.start > now, Meeting.reminded_at.is_(None))
+            .order_by(Meeting.start)
+        )
+
+    def propose(self, proposal: MeetingProposal) -> MeetingProposal:
+        return self._add(proposal)
+
+    def proposal(self, proposal_id: int) -> MeetingProposal | None:
+        return self._session.get(MeetingProposal, proposal_id)
+
+    def pending_proposals(self, meeting_id: int) -> builtins.list[MeetingProposal]:
+        return self._all(
+            select(MeetingProposal)
+            .where(MeetingProposal.meeting_id == meeting_id, MeetingProposal.state == "pending")
+            .order_by(MeetingProposal.id)
         )

@@ -27,6 +27,7 @@ from store.repositories import (
     InboundRepository,
     IssueRepository,
     LeaseRepository,
+    MeetingRepository,
     OutboxRepository,
     RequestRepository,
     SignoffRepository,
@@ -46,6 +47,7 @@ class _Open:
     outbox: OutboxRepository
     leases: LeaseRepository
     signoffs: SignoffRepository
+    meetings: MeetingRepository
 
 
 class SqlUnitOfWork:
@@ -69,6 +71,7 @@ class SqlUnitOfWork:
             outbox=OutboxRepository(session),
             leases=LeaseRepository(session),
             signoffs=SignoffRepository(session),
+            meetings=MeetingRepository(session),
         )
         return self
 
@@ -135,3 +138,7 @@ class SqlUnitOfWork:
     @property
     def signoffs(self) -> SignoffRepository:
         return self._active().signoffs
+
+    @property
+    def meetings(self) -> MeetingRepository:
+        return self._active().meetings

@@ -36,6 +36,9 @@ class SendMail:
     answering: bool = False  # Auto-Submitted: auto-replied instead of auto-generated
     #: What the communication record says about this mail (e.g. the bounced Message-ID).
     summary: str | None = None
+    #: An iTIP object shown inline as ``text/calendar; method=...`` (with the same bytes
+    #: attached as invite.ics in ``attachments``): ``(ics bytes, METHOD)``.
+    calendar_part: tuple[bytes, str] | None = field(default=None, repr=False)
     attachments: tuple[tuple[str, str, bytes], ...] = field(default=(), repr=False)
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from mail_parsers.model import ParseOptions
@@ -15,6 +16,15 @@ from workflow.workdays import WorkingCalendar
 
 def random_token() -> str:
     return secrets.token_hex(4)
+
+
+Interval = tuple[datetime, datetime]
+#: Free/busy of people between two instants, or None when the calendar cannot tell.
+BusyLookup = Callable[[Sequence[str], datetime, datetime], list[Interval] | None]
+
+
+def cannot_tell(people: Sequence[str], start: datetime, end: datetime) -> list[Interval] | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,14 @@ class WorkflowConfig:
     #: Messages a day from one sender (the coordinators excepted) before the rest is
     #: recorded as noise and never answered.
     rate_limit_per_day: int = 20
+    #: Meetings: length, where, the online link, how much notice at least.
+    meeting_duration: timedelta = timedelta(hours=1)
+    meeting_min_notice: timedelta = timedelta(hours=2)
+    meeting_location: str = ""
+    meeting_online_url: str = ""
+    #: Publish each meeting to the team calendar (CalDAV, Exchange) besides mailing it.
+    publish_calendar: bool = False
+    busy_lookup: BusyLookup = field(default=cannot_tell)
     #: When not empty, only senders in these domains may sign off.
     allowed_sender_domains: frozenset[str] = frozenset()
 

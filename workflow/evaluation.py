@@ -16,6 +16,7 @@ from store.uow import SqlUnitOfWork
 from workflow import presenting
 from workflow.actions import Applied, Recipient, SendMail
 from workflow.config import WorkflowConfig
+from workflow.meetings import cancel_meetings, schedule_kickoff
 from workflow.signoff import Accepted
 
 EVALUATION_KEYWORDS = {
@@ -57,9 +58,11 @@ def apply(
             ),
         )
     if action == "evaluate_accept":
-        return _accept(verdict, value, request, parsed, now=now, config=config, language=lang)
+        return _accept(
+            verdict, value, request, parsed, uow=uow, now=now, config=config, language=lang
+        )
     reason = str(value or "").strip()
-    return _return(request, reason, now=now, config=config)
+    return _return(request, reason, uow=uow, now=now, config=config)
 
 
 def _accept(
@@ -68,6 +71,7 @@ def _accept(
     request: Request,
     parsed: ParsedMessage,
     *,
+    uow: SqlUnitOfWork,
     now: datetime,
     config: WorkflowConfig,
     language: str,
@@ -131,8 +135,9 @@ def _accept(
         request_number=request.number,
         request_id=request.id,
     )
+    kickoff = schedule_kickoff(request, uow=uow, now=now, config=config)
     detail = f"牵头部门：{lead}；配合部门：{'、'.join(request.supporting_departments) or '无'}"
-    return Applied("applied", (mail,), detail)
+    return Applied("applied", (mail, *kickoff), detail)
 
 
 def _department(text: str, config: WorkflowConfig, problems: list[str]) -> str | None:
@@ -148,9 +153,12 @@ def _department(text: str, config: WorkflowConfig, problems: list[str]) -> str |
     return found.name
 
 
-def _return(request: Request, reason: str, *, now: datetime, config: WorkflowConfig) -> Applied:
+def _return(
+    request: Request, reason: str, *, uow: SqlUnitOfWork, now: datetime, config: WorkflowConfig
+) -> Applied:
     request.state = "returned"
     request.updated_at = now
+    cancelled = cancel_meetings(request, reason, uow=uow, now=now, config=config)
     lang = request.language if request.language in ("zh", "en") else "zh"
     labels = presenting.REQUEST_LABELS[lang]
     values = presenting.registered_values(request, lang)
@@ -168,4 +176,4 @@ def _return(request: Request, reason: str, *, now: datetime, config: WorkflowCon
         request_number=request.number,
         request_id=request.id,
     )
-    return Applied("applied", (mail,), f"理由：{reason}" if reason else "")
+    return Applied("applied", (mail, *cancelled), f"理由：{reason}" if reason else "")

@@ -26,6 +26,7 @@ from workflow import presenting
 from workflow.actions import Recipient, SendMail
 from workflow.config import WorkflowConfig
 from workflow.errors import NotFoundError, RejectedInputError
+from workflow.meetings import record_calendar_reply, schedule_problem_meeting
 from workflow.outbound import queue_mail
 from workflow.profiles import format_number, number_scope
 from workflow.replies import record_reply
@@ -383,7 +384,16 @@ def _record_issue(
         return None, []
     reporter = Recipient(parsed.headers.from_addr, parsed.headers.from_name, parsed.language)
     number = request.number if request else None
+    meeting_mails: list[SendMail] = []
+    if request is not None and request.state not in (
+        "registered",
+        "returned",
+        "withdrawn",
+        "archived",
+    ):
+        meeting_mails = schedule_problem_meeting(issue, request, uow=uow, now=now, config=config)
     return number, [
+        *meeting_mails,
         SendMail(
             template="reporter/issue_acknowledged",
             to=(reporter,),
@@ -400,7 +410,7 @@ def _record_issue(
             in_reply_to=parsed.headers.message_id,
             references=(parsed.headers.message_id,) if parsed.headers.message_id else (),
             answering=True,
-        )
+        ),
     ]
 
 
@@ -416,6 +426,19 @@ def _record_reply(
     summary = f"reply: {parsed.reply.action if parsed.reply else 'none'} ({outcome.result})"
     _record_inbound(parsed, row, row.request_id, uow=uow, now=now, summary=summary)
     return outcome.request_number, outcome.mails
+
+
+def _record_calendar_reply(
+    parsed: ParsedMessage,
+    row: InboundMessage,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> HandlerResult:
+    number, mails, outcome = record_calendar_reply(parsed, row, uow=uow, now=now, config=config)
+    _record_inbound(parsed, row, row.request_id, uow=uow, now=now, summary=f"calendar: {outcome}")
+    return number, mails
 
 
 def _record_only(
@@ -451,6 +474,7 @@ _HANDLERS = {
     "invalid_request": _dispatch_request,
     "issue": _record_issue,
     "reply": _record_reply,
+    "calendar_reply": _record_calendar_reply,
 }
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from store.models import Communication, OutboxMessage
 from store.uow import SqlUnitOfWork
-from templates.compose import OutboundMail, compose, make_message_id
+from templates.compose import ExtraPart, OutboundMail, compose, make_message_id
 from templates.render import render_mail
 from workflow.actions import Recipient, SendMail
 from workflow.config import WorkflowConfig
@@ -30,6 +30,8 @@ def queue_mail(
     action: SendMail, *, uow: SqlUnitOfWork, now: datetime, config: WorkflowConfig
 ) -> list[Queued]:
     """Write one outbox row per mail the action stands for; return what was queued."""
+    if action.template.startswith(CALENDAR_KINDS_PREFIX):
+        return [_queue_calendar_copy(action, uow=uow, now=now, config=config)]
     if action.reply_context is not None:
         # One copy per recipient: the Message-ID identifies who was asked.
         batches = [(r,) for r in action.to]
@@ -40,6 +42,41 @@ def queue_mail(
             by_lang.setdefault(r.language, []).append(r)
         batches = [tuple(rs) for rs in by_lang.values()]
     return [_queue_one(action, batch, uow=uow, now=now, config=config) for batch in batches]
+
+
+#: Outbox rows of these kinds carry an iCalendar object for the team calendar, not a mail:
+#: ``calendar/publish`` and ``calendar/cancel``; the daemon hands them to the backend.
+CALENDAR_KINDS_PREFIX = "calendar/"
+
+
+def _queue_calendar_copy(
+    action: SendMail, *, uow: SqlUnitOfWork, now: datetime, config: WorkflowConfig
+) -> Queued:
+    [(_, _, ics)] = action.attachments
+    uid = str(action.context["uid"])
+    sequence = int(str(action.context["sequence"]))
+    message_id = make_message_id(
+        "ack",
+        action.request_number or "none",
+        None,
+        f"cal{sequence}.{config.new_token()}",
+        config.message_id_domain,
+    )
+    uow.outbox.add(
+        OutboxMessage(
+            message_id=message_id,
+            created_at=now,
+            kind=action.template,
+            request_id=action.request_id,
+            envelope_from="",
+            recipients=[uid, str(sequence)],
+            raw=ics,
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+        )
+    )
+    return Queued(message_id=message_id, recipients=(), subject=uid)
 
 
 def _queue_one(
@@ -77,6 +114,17 @@ def _queue_one(
         date=now,
         loop_id=config.loop_id,
         attachments=action.attachments,
+        extra_parts=(
+            (
+                ExtraPart(
+                    "text/calendar",
+                    action.calendar_part[0],
+                    (("charset", "UTF-8"), ("method", action.calendar_part[1])),
+                ),
+            )
+            if action.calendar_part
+            else ()
+        ),
     )
     token_digest = None
     if action.reply_context is not None and config.subaddress and config.reply_token_secret:

@@ -62,8 +62,37 @@ def show_request(uow: SqlUnitOfWork, number: str, config: WorkflowConfig) -> dic
             "urgency": request.urgency,
             "resources": request.resources,
             "acceptance_criteria": request.acceptance_criteria,
-            # Meetings, minutes and tasks are recorded by later stages of the workflow.
-            "meetings": [],
+            "meetings": [
+                {
+                    "kind": m.kind,
+                    "uid": m.uid,
+                    "sequence": m.sequence,
+                    "status": m.status,
+                    "start": m.start.astimezone(tz).isoformat(),
+                    "end": m.end.astimezone(tz).isoformat(),
+                    "attendees": [
+                        {
+                            "email": a.email,
+                            "name": a.name,
+                            "role": a.role,
+                            "partstat": a.partstat,
+                            "comment": a.comment,
+                        }
+                        for a in uow.meetings.attendees(m.id)
+                        if not a.removed
+                    ],
+                    "proposals": [
+                        {
+                            "attendee": p.attendee,
+                            "start": p.proposed_start.astimezone(tz).isoformat(),
+                            "end": p.proposed_end.astimezone(tz).isoformat(),
+                        }
+                        for p in uow.meetings.pending_proposals(m.id)
+                    ],
+                }
+                for m in uow.meetings.for_request(request.id)
+            ],
+            # Minutes and tasks are recorded by later stages of the workflow.
             "minutes": [],
             "tasks": [],
             "problems": [

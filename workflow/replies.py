@@ -254,12 +254,25 @@ def _apply(
     now: datetime,
     config: WorkflowConfig,
 ) -> Applied:
-    from workflow import evaluation
+    from workflow import evaluation, meetings
 
     context = verdict.outbox.reply_context
     if context == "evaluation" and request is not None:
         return evaluation.apply(
             verdict, action, value, request, parsed, uow=uow, now=now, config=config
+        )
+    if context == "meeting" and action == "reschedule_meeting" and request is not None:
+        return meetings.reschedule_by_reply(
+            verdict, value, request, parsed, uow=uow, now=now, config=config
+        )
+    if (
+        context == "datechange"
+        and action in ("approve_date", "reject_date")
+        and request is not None
+        and (verdict.outbox.task_ref or "").startswith("p")
+    ):
+        return meetings.decide_proposal(
+            verdict, action, request, parsed, uow=uow, now=now, config=config
         )
     return Applied(
         "not_applicable",
