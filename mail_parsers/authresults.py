@@ -13,6 +13,7 @@ from mail_parsers.decode import raw_header_text, unfold
 _COMMENT = re.compile(r"\([^()]*(?:\([^()]*\)[^()]*)*\)")
 _METHOD = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*=\s*([A-Za-z0-9_\-]+)")
 _PROPERTY = re.compile(r"\b(header\.[di])\s*=\s*\"?([^\s;\"]+)", re.I)
+_HEADER_FROM = re.compile(r"\bheader\.from\s*=\s*\"?([^\s;\"]+)", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,16 @@ def read_authentication(
             name, result = method.group(1).lower(), method.group(2).lower()
             if name == "dmarc" and dmarc is None:
                 dmarc = result
+                # The MX judged DMARC for the domain it names; a pass for another domain
+                # than the From we read says nothing about our sender.
+                judged = _HEADER_FROM.search(resinfo)
+                if (
+                    result == "pass"
+                    and judged is not None
+                    and from_domain is not None
+                    and judged.group(1).lower().rstrip(".") != from_domain.lower()
+                ):
+                    dmarc = "pass-for-other-domain"
             elif name == "dkim" and result == "pass":
                 for prop in _PROPERTY.finditer(resinfo):
                     if _aligned(prop.group(2), from_domain):

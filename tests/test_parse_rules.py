@@ -542,6 +542,12 @@ def test_relative_due_uses_the_local_date_of_the_date_header() -> None:
             None,
             True,
         ),
+        # A pass the MX judged for another domain than the From says nothing of the sender.
+        (
+            "Authentication-Results: mx.example.com; dmarc=pass header.from=evil.example.net\r\n",
+            "spoofed_sender",
+            False,
+        ),
         # Without a DMARC result, an aligned DKIM pass is enough.
         ("Authentication-Results: mx.example.com; dkim=pass header.d=example.com\r\n", None, True),
         (

@@ -240,6 +240,14 @@ def fold_address(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().lower()
 
 
+def _exact_address(text: str) -> str:
+    """An address for authorisation: trimmed, ASCII letters lower-cased, nothing folded."""
+    return text.strip().translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
 def fold_name(text: str) -> str:
     """A name or department as the directory compares it: NFKC, case-folded, no spaces."""
     return _WHITESPACE.sub("", unicodedata.normalize("NFKC", text).casefold())
@@ -400,12 +408,17 @@ class Directory:
     # -- sign-off
 
     def is_delegate(self, principal_email: str, candidate_email: str) -> bool:
+        """Exact comparison (case aside): see :meth:`may_sign_for`."""
         principal = self.person(principal_email)
-        return principal is not None and fold_address(candidate_email) in principal.delegates
+        return principal is not None and _exact_address(candidate_email) in principal.delegates
 
     def may_sign_for(self, principal: str, sender: str) -> bool:
-        """``sender`` is ``principal`` or one of the principal's delegates."""
-        same = fold_address(principal) == fold_address(sender)
+        """``sender`` is ``principal`` or one of the principal's delegates.
+
+        Addresses are compared exactly, ignoring only ASCII case: never NFKC-folded as
+        in look-ups, or ``office@ｅxample.com`` (full-width e) would sign for the office.
+        """
+        same = _exact_address(principal) == _exact_address(sender)
         return same or self.is_delegate(principal, sender)
 
     # -- roles

@@ -7,16 +7,21 @@ different message: at worst the same one, with the same Message-ID, is sent agai
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from store.models import Communication, OutboxMessage
 from store.uow import SqlUnitOfWork
 from templates.compose import ExtraPart, OutboundMail, compose, make_message_id
+from templates.errors import InvalidAddressError
+from templates.headers import normalize_address
 from templates.render import render_mail
 from workflow.actions import Recipient, SendMail
 from workflow.config import WorkflowConfig
 from workflow.signoff import new_reply_token, reply_address, token_hash
+
+log = logging.getLogger("liaison.outbound")
 
 
 @dataclass(frozen=True)
@@ -29,9 +34,19 @@ class Queued:
 def queue_mail(
     action: SendMail, *, uow: SqlUnitOfWork, now: datetime, config: WorkflowConfig
 ) -> list[Queued]:
-    """Write one outbox row per mail the action stands for; return what was queued."""
+    """Write one outbox row per mail the action stands for; return what was queued.
+
+    A recipient whose address cannot be written into a header (a non-ASCII local part,
+    a quoted local part, a broken domain) is left out and logged: a reply from such an
+    address is still recorded and held, it just cannot be answered.
+    """
     if action.template.startswith(CALENDAR_KINDS_PREFIX):
         return [_queue_calendar_copy(action, uow=uow, now=now, config=config)]
+    deliverable = _deliverable(action.to)
+    if not deliverable:
+        return []
+    if len(deliverable) != len(action.to) or len(_deliverable(action.cc)) != len(action.cc):
+        action = replace(action, to=deliverable, cc=_deliverable(action.cc))
     if action.reply_context is not None:
         # One copy per recipient: the Message-ID identifies who was asked.
         batches = [(r,) for r in action.to]
@@ -42,6 +57,18 @@ def queue_mail(
             by_lang.setdefault(r.language, []).append(r)
         batches = [tuple(rs) for rs in by_lang.values()]
     return [_queue_one(action, batch, uow=uow, now=now, config=config) for batch in batches]
+
+
+def _deliverable(recipients: tuple[Recipient, ...]) -> tuple[Recipient, ...]:
+    kept = []
+    for r in recipients:
+        try:
+            normalize_address(r.email)
+        except InvalidAddressError as exc:
+            log.warning("not sending to %r: %s", r.email, exc)
+            continue
+        kept.append(r)
+    return tuple(kept)
 
 
 #: Outbox rows of these kinds carry an iCalendar object for the team calendar, not a mail:

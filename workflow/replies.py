@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -109,6 +110,10 @@ def record_reply(
     number = request.number if request else None
 
     if action == "none":
+        if _looks_like_an_absence_notice(parsed):
+            # An out-of-office text without RFC 3834 headers: recorded, never answered,
+            # so a vacation responder cannot start a loop.
+            return ReplyOutcome(number, [], "recorded")
         if answered is None and _answers_ours(parsed, uow):
             # A reply to a mail that asked nothing (an acknowledgement, a receipt): recorded.
             # Answering would feed vacation responders that send no RFC 3834 headers.
@@ -222,6 +227,22 @@ def _reading(
         return reply.action, reply.value
     today = parsed.headers.date.astimezone(config.timezone).date() if parsed.headers.date else None
     return read_keyword(reply.new_text, context, today=today)
+
+
+_ABSENCE = re.compile(
+    r"(休假|年假|不在办公室|外出|出差中|自动回复|自动答复|暂时无法回复|返回后(?:再)?回复"
+    r"|out of (?:the )?office|on (?:annual |parental |sick )?leave|on vacation|on holiday"
+    r"|away from (?:the |my )?(?:office|desk|email)|(?:will|shall) be back|returning on"
+    r"|automatic reply|auto-?reply)",
+    re.IGNORECASE,
+)
+
+
+def _looks_like_an_absence_notice(parsed: ParsedMessage) -> bool:
+    """Out-of-office wording in the first lines of a reply that carries no keyword."""
+    text = parsed.reply.new_text if parsed.reply else ""
+    lines = [ln for ln in text.splitlines() if ln.strip()][:3]
+    return any(_ABSENCE.search(ln) for ln in lines)
 
 
 def _answers_ours(parsed: ParsedMessage, uow: SqlUnitOfWork) -> bool:
