@@ -119,14 +119,18 @@ def cmd_process(args: argparse.Namespace) -> int:
         (name, Arrival(SourceRef(f"file:{Path(name).resolve()}", None, None), _read(name)))
         for name in args.files
     ]
+    from daemon.isolation import IsolatedParser
+
     app = _app(args)
     failed = 0
+    parser = IsolatedParser(app.workflow.parse_options)
     try:
         pipeline = Pipeline(
             session_factory=app.session_factory,
             config=app.workflow,
             blobs=app.blobs,
             clock=app.clock,
+            parse=parser,
         )
         for name, arrival in arrivals:
             seen = len(pipeline.results)
@@ -150,6 +154,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         ).drain()
         print(f"outbox: {report.sent} sent, {report.retried} deferred, {report.failed} failed")
     finally:
+        parser.close()
         app.close()
     return EXIT_PROBLEMS if failed else EXIT_OK
 

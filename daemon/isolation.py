@@ -48,8 +48,10 @@ MiB: Final = 1024 * 1024
 GiB: Final = 1024 * MiB
 DEFAULT_TARGET: Final = "mail_parsers.message:parse_message"
 
-_BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;"]+))', re.I)
-_DASH_LINE = re.compile(rb"^--([^\r\n]*)", re.M)
+# Both searched without re.I or re.M, which would cost a try at every position: the
+# parameter name in a lower-cased copy, dash lines by their dashes, line start checked after.
+_BOUNDARY = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;"]+))')
+_DASHES = re.compile(rb"--([^\r\n]*)")
 
 
 class ParserUnavailableError(RuntimeError):
@@ -66,22 +68,31 @@ def precheck(raw: bytes, *, max_bytes: int, max_depth: int, max_parts: int) -> s
 
     Depth and part count are read from the boundary lines alone: each ``--boundary`` line
     of a declared boundary opens a part; a boundary not yet open nests one level deeper;
-    a delimiter or close of an outer boundary ends everything opened inside it. The scan
-    is linear and stops as soon as a limit is passed. Embedded messages without their own
-    multipart are not counted; the parser bounds those itself.
+    a delimiter or close of an outer boundary ends everything opened inside it. Lines end
+    at CR, LF or CRLF, as for the ``email`` package. The scan is linear and stops as soon
+    as a limit is passed. Embedded messages without their own multipart are not counted;
+    the parser bounds those itself.
     """
     size = len(raw)
     if size > max_bytes:
         return f"too large: {size} bytes > {max_bytes}"
-    if raw.find(b"oundary") < 0 and raw.find(b"OUNDARY") < 0:
-        return None
-    boundaries = {(m.group(1) or m.group(2)).strip() for m in _BOUNDARY.finditer(raw)}
+    boundaries: set[bytes] = set()
+    for declared in _BOUNDARY.finditer(raw.lower()):  # same offsets: ASCII case only
+        value = 1 if declared.group(1) is not None else 2
+        boundaries.add(raw[declared.start(value) : declared.end(value)].strip())
+        # Every multipart holds at least one part: more boundaries than parts allowed is
+        # already too many (and bounds what this scan holds in memory).
+        if len(boundaries) > max_parts + 1:
+            return f"too many parts: more than {max_parts} multipart boundaries"
     boundaries.discard(b"")
     if not boundaries:
         return None
     open_stack: list[bytes] = []
     parts = 0
-    for match in _DASH_LINE.finditer(raw):
+    for match in _DASHES.finditer(raw):
+        start = match.start()
+        if start and raw[start - 1] not in b"\r\n":
+            continue  # not at the start of a line
         token = match.group(1).rstrip()
         if token in boundaries:
             parts += 1
@@ -212,10 +223,11 @@ def _die(conn: Connection, what: str) -> None:
 class _Worker:
     """One worker process and the daemon's end of the socket to it.
 
-    Started with ``subprocess`` rather than ``multiprocessing``: the worker runs a
-    three-line bootstrap, never the daemon's main module, and inherits nothing but the
-    socket. It is started in a session of its own, so a Ctrl-C at the terminal goes to the
-    daemon, which then closes the workers.
+    Started with ``subprocess`` rather than ``multiprocessing``: the worker runs a short
+    bootstrap, never the daemon's main module (which multiprocessing would import again),
+    and of the daemon's file descriptors it inherits only the socket and standard output
+    and error. It runs in a session of its own, so a Ctrl-C at the terminal reaches the
+    daemon alone, which then closes the workers.
     """
 
     def __init__(
@@ -261,6 +273,12 @@ class _Worker:
         if ready[0] != "ready":
             self.kill()
             raise ParserUnavailableError(f"parser worker for {target} did not start: {ready[1]}")
+
+    def send(self, raw: bytes, options: ParseOptions) -> None:
+        """Hand over one message; the options travel along only when they changed."""
+        changed = options is not self.options and options != self.options
+        self.conn.send((options if changed else None, raw))
+        self.options = options
 
     def answered(self, timeout: float) -> bool:
         """Whether the worker answered (or hung up) within ``timeout`` seconds."""
@@ -378,9 +396,8 @@ class IsolatedParser:
         self, slot: list[_Worker | None], raw: bytes, options: ParseOptions
     ) -> ParsedMessage:
         worker = self._ready_worker(slot)
-        changed = options is not worker.options and options != worker.options
         try:
-            worker.conn.send((options if changed else None, raw))
+            worker.send(raw, options)
         except OSError:
             # Gone before it saw this message (killed from outside): not the message's
             # fault. A fresh worker gets it; if that one cannot take it either, retry later.
@@ -388,12 +405,11 @@ class IsolatedParser:
             worker.kill()
             worker = self._ready_worker(slot)
             try:
-                worker.conn.send((options if changed else None, raw))
+                worker.send(raw, options)
             except OSError as exc:
                 slot[0] = None
                 worker.kill()
                 raise ParserUnavailableError(f"parser worker unreachable: {exc}") from exc
-        worker.options = options
         try:
             if not worker.answered(self.timeout):
                 slot[0] = None

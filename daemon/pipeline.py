@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from daemon.faults import crash_point
 from daemon.inbound import Arrival, Outcome
+from daemon.isolation import ParserUnavailableError
+from mail_parsers.message import parse_message
+from mail_parsers.model import ParsedMessage, ParseOptions
 from store.blobs import BlobStore
 from store.uow import SqlUnitOfWork
 from workflow.clock import Clock
@@ -34,12 +37,14 @@ class Pipeline:
         blobs: BlobStore,
         clock: Clock,
         on_queued: Callable[[], None] = lambda: None,
+        parse: Callable[[bytes, ParseOptions], ParsedMessage] = parse_message,
     ) -> None:
         self._sf = session_factory
         self._config = config
         self._blobs = blobs
         self._clock = clock
         self._on_queued = on_queued
+        self._parse = parse
         self._lock = threading.Lock()
         #: The last results, for the demo and for tests that inspect what happened.
         self.results: list[IngestResult] = []
@@ -50,6 +55,10 @@ class Pipeline:
         )
         try:
             result = self.ingest(mail)
+        except ParserUnavailableError as exc:
+            # The parser workers are stopping or cannot start: not this message's fault.
+            log.warning("parser unavailable for %s (%s); will retry", arrival.ref, exc)
+            return Outcome.RETRY
         except Exception as exc:  # noqa: BLE001 - every failure is counted, none is fatal
             reason = f"{type(exc).__name__}: {exc}"
             log.warning("processing %s failed: %s", arrival.ref, reason, exc_info=True)
@@ -73,7 +82,12 @@ class Pipeline:
     def ingest(self, mail: InboundMail) -> IngestResult:
         with SqlUnitOfWork(self._sf) as uow:
             result = ingest(
-                mail, uow=uow, now=self._clock.now(), config=self._config, blobs=self._blobs
+                mail,
+                uow=uow,
+                now=self._clock.now(),
+                config=self._config,
+                blobs=self._blobs,
+                parse=self._parse,
             )
             crash_point("before-commit")
             uow.commit()

@@ -12,6 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from daemon.bootstrap import App, tls_context
 from daemon.imap import ImapIntake, ImapMailbox, ImapSettings
+from daemon.isolation import IsolatedParser
 from daemon.listener import ListenerServer
 from daemon.outbox import OutboxDispatcher
 from daemon.pipeline import Pipeline
@@ -32,12 +33,16 @@ class Service:
             claim_lease=timedelta(seconds=app.settings.outbound.claim_lease),
             calendar=app.calendar(),
         )
+        # Every message is parsed in a worker process with size, depth, part-count and
+        # time limits, so one hostile message cannot hang or crash the service.
+        self.parser = IsolatedParser(app.workflow.parse_options, workers=2)
         self.pipeline = Pipeline(
             session_factory=app.session_factory,
             config=app.workflow,
             blobs=app.blobs,
             clock=app.clock,
             on_queued=self.dispatcher.wakeup.set,
+            parse=self.parser,
         )
         self.listener: ListenerServer | None = None
         self.scheduler: BackgroundScheduler | None = None
@@ -89,6 +94,7 @@ class Service:
             self.listener.stop()
         for t in self._threads:
             t.join(timeout=15)
+        self.parser.close()
         self.app.close()
 
     def run_forever(self) -> None:

@@ -319,7 +319,10 @@ def _how_to_move(lang: str) -> str:
             "The lead or the coordination office may move the meeting by replying "
             "MOVE: 2026-03-21 14:00; everybody else answers with the calendar buttons."
         )
-    return "牵头部门负责人或协调办公室可回复“改期：2026-03-21 14:00”调整时间；其他参会人请用日历按钮答复。"
+    return (
+        "牵头部门负责人或协调办公室可回复“改期：2026-03-21 14:00”调整时间；"
+        "其他参会人请用日历按钮答复。"
+    )
 
 
 def _calendar_copy(
@@ -388,7 +391,8 @@ def record_calendar_reply(
 ) -> tuple[str | None, list[SendMail], str]:
     """Apply an invitation answer by the rules of mail.md; returns (number, mails, outcome)."""
     cal = parsed.calendar
-    assert cal is not None
+    if cal is None:  # a calendar part we could not read: recorded only
+        return None, [], "unreadable calendar answer"
     meeting = uow.meetings.by_uid(cal.uid)
     if meeting is None:
         return None, [], "unknown meeting"
