@@ -344,6 +344,9 @@ class OutboxRepository(_Repository):
     def get(self, outbox_id: int) -> OutboxMessage:
         return self._get(OutboxMessage, outbox_id)
 
+    def by_id(self, outbox_id: int) -> OutboxMessage | None:
+        return self._session.get(OutboxMessage, outbox_id)
+
     def by_message_id(self, message_id: str) -> OutboxMessage | None:
         """The outbound mail with this Message-ID (what a reply answers)."""
         return self._session.scalars(
@@ -535,7 +538,9 @@ class MeetingRepository(_Repository):
 
     def for_request(self, request_id: int) -> builtins.list[Meeting]:
         return self._all(
-            select(Meeting).where(Meeting.request_id == request_id).order_by(Meeting.start, Meeting.id)
+            select(Meeting)
+            .where(Meeting.request_id == request_id)
+            .order_by(Meeting.start, Meeting.id)
         )
 
     def add_attendee(self, attendee: MeetingAttendee) -> MeetingAttendee:
@@ -560,7 +565,9 @@ class MeetingRepository(_Repository):
         """Confirmed meetings still ahead whose attendees were not reminded yet."""
         return self._all(
             select(Meeting)
-            .where(Meeting.status == "CONFIRMED", Meeting.start > now, Meeting.reminded_at.is_(None))
+            .where(
+                Meeting.status == "CONFIRMED", Meeting.start > now, Meeting.reminded_at.is_(None)
+            )
             .order_by(Meeting.start)
         )
 

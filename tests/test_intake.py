@@ -436,3 +436,56 @@ def test_scratch_directories_are_independent(tmp_path: Path) -> None:
         a.close()
         b.close()
         shutil.rmtree(tmp_path / "a")
+
+
+def test_a_bounce_to_the_verp_address_names_the_mail_even_without_a_quote(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    secret = tmp_path / "token-secret"
+    secret.write_text("verp-and-token-secret-for-tests")
+    app, _ = scratch_app(
+        tmp_path,
+        LIAISON_MAILBOX_SUBADDRESS="true",
+        LIAISON_SECURITY_REPLY_TOKEN_SECRET_FILE=str(secret),
+    )
+    try:
+        pipeline = Pipeline(
+            session_factory=app.session_factory,
+            config=app.workflow,
+            blobs=app.blobs,
+            clock=app.clock,
+        )
+        _arrive(pipeline, (corpus_dir / "req_06_gmail_utf8_qp.eml").read_bytes(), uid="r")
+        with SqlUnitOfWork(app.session_factory) as uow:
+            ack = next(
+                r for r in uow.outbox.in_state("pending") if r.kind == "requester/acknowledged"
+            )
+            envelope, ack_id = ack.envelope_from, ack.message_id
+        local, _, domain = envelope.partition("@")
+        assert local.startswith("coord+bounce-") and domain == "example.com"
+
+        def report(to: str, message_id: str) -> bytes:
+            return (
+                "From: MAILER-DAEMON@mx.example.com\r\n"
+                f"To: {to}\r\nDelivered-To: {to}\r\n"
+                "Subject: Undelivered Mail Returned to Sender\r\n"
+                f"Message-ID: {message_id}\r\nDate: Mon, 16 Mar 2026 10:00:00 +0800\r\n"
+                "MIME-Version: 1.0\r\n"
+                'Content-Type: multipart/report; report-type=delivery-status; boundary="r"\r\n\r\n'
+                "--r\r\nContent-Type: text/plain\r\n\r\nI could not deliver your message.\r\n"
+                "--r\r\nContent-Type: message/delivery-status\r\n\r\n"
+                "Reporting-MTA: dns; mx.example.com\r\n\r\n"
+                "Final-Recipient: rfc822; li.na@example.cn\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+                "--r--\r\n"
+            ).encode()
+
+        # A forged MAC names nothing; the real VERP address names the acknowledgement.
+        forged = envelope.replace(envelope.split("-")[-1].split("@")[0], "0000000000")
+        _arrive(pipeline, report(forged, "<dsn-forged@mx.example.com>"), uid="b0")
+        assert [r for r in _outbox(app) if r.kind == "office/delivery_failed"] == []
+        _arrive(pipeline, report(envelope, "<dsn-1@mx.example.com>"), uid="b1")
+        [notice] = [r for r in _outbox(app) if r.kind == "office/delivery_failed"]
+        assert ack_id in text_of(parse_mail(notice.raw))
+        assert "li.na@example.cn" in text_of(parse_mail(notice.raw))
+    finally:
+        app.close()

@@ -20,7 +20,7 @@ from typing import Literal
 from mail_parsers.message import parse_message
 from mail_parsers.model import NOISE_KINDS, IssueFields, ParsedMessage, ParseOptions, RequestFields
 from store.blobs import BlobStore
-from store.models import Attachment, Communication, InboundMessage, Issue, Request
+from store.models import Attachment, Communication, InboundMessage, Issue, OutboxMessage, Request
 from store.uow import SqlUnitOfWork
 from workflow import presenting
 from workflow.actions import Recipient, SendMail
@@ -30,6 +30,7 @@ from workflow.meetings import record_calendar_reply, schedule_problem_meeting
 from workflow.outbound import queue_mail
 from workflow.profiles import format_number, number_scope
 from workflow.replies import record_reply
+from workflow.signoff import verp_outbox_id
 
 Outcome = Literal["processed", "duplicate", "noise", "quarantined"]
 
@@ -120,11 +121,12 @@ def ingest(
     _store_attachments(parsed, row, uow=uow, blobs=blobs)
 
     if parsed.kind in NOISE_KINDS or _over_rate_limit(parsed, uow=uow, now=now, config=config):
-        request_id = _request_answered(parsed, uow)
+        bounced = _bounced_mail(parsed, uow=uow, config=config) if parsed.kind == "bounce" else None
+        request_id = bounced.request_id if bounced else _request_answered(parsed, uow)
         summary = (
             parsed.kind if parsed.kind in NOISE_KINDS else f"{parsed.kind} over the rate limit"
         )
-        notices = _bounce_notice(parsed, request_id, uow=uow, now=now, config=config)
+        notices = _bounce_notice(parsed, bounced, uow=uow, config=config)
         if parsed.bounce is not None:
             summary = f"bounce: {parsed.bounce.recipient} {parsed.bounce.status or ''}".strip()
         _record_inbound(parsed, row, request_id, uow=uow, now=now, summary=summary)
@@ -491,20 +493,29 @@ def _over_rate_limit(
     return received >= config.rate_limit_per_day
 
 
+def _bounced_mail(
+    parsed: ParsedMessage, *, uow: SqlUnitOfWork, config: WorkflowConfig
+) -> OutboxMessage | None:
+    """Our mail a delivery report is about: by its VERP address, else the quoted Message-ID."""
+    if config.subaddress and config.reply_token_secret:
+        outbox_id = verp_outbox_id(parsed, config.mailbox_address, config.reply_token_secret)
+        if outbox_id is not None:
+            return uow.outbox.by_id(outbox_id)
+    if parsed.bounce is not None and parsed.bounce.original_message_id:
+        return uow.outbox.by_message_id(parsed.bounce.original_message_id)
+    return None
+
+
 def _bounce_notice(
     parsed: ParsedMessage,
-    request_id: int | None,
+    original: OutboxMessage | None,
     *,
     uow: SqlUnitOfWork,
-    now: datetime,
     config: WorkflowConfig,
 ) -> list[SendMail]:
     """Tell the office once that a mail of ours could not be delivered."""
     bounce = parsed.bounce
-    if parsed.kind != "bounce" or bounce is None or not bounce.original_message_id:
-        return []
-    original = uow.outbox.by_message_id(bounce.original_message_id)
-    if original is None:
+    if original is None or bounce is None:
         return []  # not ours (or long gone): recorded only
     if uow.communications.count_about_since(
         "office/delivery_failed", original.message_id, original.created_at

@@ -19,7 +19,7 @@ from templates.headers import normalize_address
 from templates.render import render_mail
 from workflow.actions import Recipient, SendMail
 from workflow.config import WorkflowConfig
-from workflow.signoff import new_reply_token, reply_address, token_hash
+from workflow.signoff import new_reply_token, reply_address, token_hash, verp_address
 
 log = logging.getLogger("liaison.outbound")
 
@@ -179,6 +179,10 @@ def _queue_one(
     )
     uow.outbox.add(row)
     uow.session.flush()
+    if config.subaddress and config.reply_token_secret:
+        # VERP: a bounce delivered to coord+bounce-<row>-<mac>@ names this mail even
+        # when the report does not quote it.
+        row.envelope_from = verp_address(config.mailbox_address, row.id, config.reply_token_secret)
     uow.communications.add(
         Communication(
             request_id=action.request_id,

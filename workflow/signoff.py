@@ -133,6 +133,32 @@ def reply_address(mailbox: str, token: str) -> str:
     return f"{local}+{token}@{domain}"
 
 
+_VERP_PREFIX = "bounce-"
+
+
+def verp_address(mailbox: str, outbox_id: int, secret: str) -> str:
+    """The envelope sender of one outbound mail: ``coord+bounce-<id>-<mac>@domain``."""
+    local, _, domain = mailbox.partition("@")
+    return f"{local}+{_VERP_PREFIX}{outbox_id}-{_verp_mac(secret, outbox_id)}@{domain}"
+
+
+def verp_outbox_id(parsed: ParsedMessage, mailbox: str, secret: str) -> int | None:
+    """The outbox row a bounce was returned for, from its VERP address (MAC checked)."""
+    for token in tokens_in(parsed, mailbox):
+        if not token.startswith(_VERP_PREFIX):
+            continue
+        ident, _, mac = token[len(_VERP_PREFIX) :].partition("-")
+        if ident.isdigit() and hmac.compare_digest(mac, _verp_mac(secret, int(ident))):
+            return int(ident)
+    return None
+
+
+def _verp_mac(secret: str, outbox_id: int) -> str:
+    return hmac.new(
+        secret.encode("utf-8"), f"verp:{outbox_id}".encode(), hashlib.sha256
+    ).hexdigest()[:10]
+
+
 def tokens_in(parsed: ParsedMessage, mailbox: str) -> list[str]:
     """Sub-address tokens in the addresses a message was delivered to (``coord+TOKEN@``)."""
     local, _, domain = mailbox.lower().partition("@")
