@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from typing import TextIO
 
 from daemon.bootstrap import build_app
 from daemon.service import Service
@@ -62,10 +63,10 @@ def demo_request(now: datetime) -> bytes:
     return msg.as_bytes()
 
 
-def run_demo(workdir: Path | None = None, out: object = None) -> int:
+def run_demo(workdir: Path | None = None, out: TextIO | None = None) -> int:
     import sys
 
-    write = (out or sys.stdout).write  # type: ignore[attr-defined]
+    write = (out or sys.stdout).write
     with tempfile.TemporaryDirectory(prefix="liaison-demo-") as tmp:
         root = workdir or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)

@@ -216,9 +216,7 @@ class Settings:
 # ------------------------------------------------------------------------- the loader
 
 
-def load_settings(
-    path: Path | None = None, *, environ: Mapping[str, str] = os.environ
-) -> Settings:
+def load_settings(path: Path | None = None, *, environ: Mapping[str, str] = os.environ) -> Settings:
     """Load, override, resolve and validate; raise ``ConfigError`` with every problem."""
     problems: list[ConfigProblem] = []
     source = _choose_file(path, environ, problems)
@@ -346,9 +344,7 @@ def _mailbox(r: _Reader) -> MailboxSettings:
 
 
 def _outbound(r: _Reader) -> OutboundSettings:
-    transport = cast(
-        OutboundTransport, r.choice("outbound.transport", ("smtp", "ews", "maildir"))
-    )
+    transport = cast(OutboundTransport, r.choice("outbound.transport", ("smtp", "ews", "maildir")))
     security = cast(SmtpSecurity, r.choice("outbound.smtp.security", ("starttls", "tls", "none")))
     smtp = SmtpConfig(
         host=r.host("outbound.smtp.host"),
@@ -378,7 +374,7 @@ def _require_ews(
     r: _Reader, mailbox: MailboxSettings, outbound: OutboundSettings, calendar: CalendarSettings
 ) -> None:
     users = [
-        f"{name} = \"ews\""
+        f'{name} = "ews"'
         for name, value in (
             ("mailbox.backend", mailbox.backend),
             ("outbound.transport", outbound.transport),
@@ -575,8 +571,9 @@ def _security(r: _Reader, *, embedded: bool) -> SecuritySettings:
     authserv = r.text("security.trusted_authserv_id").strip()
     if authserv and not re.fullmatch(r"[^\s;]+", authserv):
         r.problem("security.trusted_authserv_id", f'"{authserv}" must be a single token')
-    domains = tuple(d.strip().lower().removeprefix("@") for d in r.strings(
-        "security.allowed_sender_domains"))
+    domains = tuple(
+        d.strip().lower().removeprefix("@") for d in r.strings("security.allowed_sender_domains")
+    )
     for domain in domains:
         if not _DOMAIN.fullmatch(domain):
             r.problem("security.allowed_sender_domains", f'"{domain}" is not a domain name')
@@ -665,8 +662,9 @@ class _Reader:
                 f"{SCHEMA[section][name].credential})"
             )
         self.problems.append(
-            ConfigProblem(key, f"required when {because}{how}; or set {env_name(key)}",
-                          self.file_source)
+            ConfigProblem(
+                key, f"required when {because}{how}; or set {env_name(key)}", self.file_source
+            )
         )
 
     def text(self, key: str) -> str:
@@ -695,8 +693,10 @@ class _Reader:
         value = cast(int, self._get(key))
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
             bounds = (
-                f"between {minimum} and {maximum}" if minimum is not None and maximum is not None
-                else f"at least {minimum}" if minimum is not None
+                f"between {minimum} and {maximum}"
+                if minimum is not None and maximum is not None
+                else f"at least {minimum}"
+                if minimum is not None
                 else f"at most {maximum}"
             )
             self.problem(key, f"must be {bounds}, got {value}")

@@ -174,7 +174,7 @@ def subsections(section: str) -> tuple[str, ...]:
     """Names of the tables directly inside ``section`` (``""`` for the top level)."""
     prefix = f"{section}." if section else ""
     return tuple(
-        name[len(prefix):]
+        name[len(prefix) :]
         for name in SCHEMA
-        if name.startswith(prefix) and "." not in name[len(prefix):]
+        if name.startswith(prefix) and "." not in name[len(prefix) :]
     )

@@ -90,8 +90,9 @@ def _walk(
                 _walk(value, dotted, source, values, problems)
             else:
                 problems.append(
-                    ConfigProblem(dotted, f"expected a table [{dotted}], got {_describe(value)}",
-                                  source)
+                    ConfigProblem(
+                        dotted, f"expected a table [{dotted}], got {_describe(value)}", source
+                    )
                 )
         elif section and (name in keys or _is_secret_file(section, name)):
             key = keys.get(name) or Key(Kind.STR, "")
@@ -117,8 +118,9 @@ def _is_secret_file(section: str, name: str) -> bool:
 def _suggest_in_file(section: str, name: str) -> str:
     """A did-you-mean for an unknown name in ``section`` (``""``: the top level)."""
     here = [*SCHEMA.get(section, {}), *subsections(section)]
-    here += [f"{k}{SECRET_FILE_SUFFIX}" for k, key in SCHEMA.get(section, {}).items()
-             if key.credential]
+    here += [
+        f"{k}{SECRET_FILE_SUFFIX}" for k, key in SCHEMA.get(section, {}).items() if key.credential
+    ]
     close = difflib.get_close_matches(name, here, n=1, cutoff=0.6)
     if close:
         target = f"{section}.{close[0]}" if section else close[0]
@@ -201,9 +203,7 @@ def _describe(value: object) -> str:
 # ------------------------------------------------------------------------ environment
 
 
-def read_environment(
-    environ: Mapping[str, str], problems: list[ConfigProblem]
-) -> dict[str, Raw]:
+def read_environment(environ: Mapping[str, str], problems: list[ConfigProblem]) -> dict[str, Raw]:
     """``LIAISON_<SECTION>_<KEY>`` overrides, parsed by the key's type.
 
     A variable whose name starts with a known section but names no key is a problem (a
@@ -223,8 +223,7 @@ def read_environment(
                 close = difflib.get_close_matches(variable, list(names), n=1, cutoff=0.8)
                 hint = f"; did you mean {close[0]}?" if close else ""
                 problems.append(
-                    ConfigProblem(variable, f"unknown configuration variable{hint}",
-                                  "environment")
+                    ConfigProblem(variable, f"unknown configuration variable{hint}", "environment")
                 )
             continue
         parsed = _parse_env(environ[variable], keys[dotted].kind)
@@ -354,9 +353,7 @@ def resolve_secrets(
     return failed
 
 
-def _read_secret(
-    path: Path, where: str, source: str, problems: list[ConfigProblem]
-) -> str | None:
+def _read_secret(path: Path, where: str, source: str, problems: list[ConfigProblem]) -> str | None:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

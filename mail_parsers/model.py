@@ -28,11 +28,11 @@ Kind = Literal[
 ]
 
 #: Kinds that are recorded but never answered and never change workflow state.
-NOISE_KINDS: frozenset[str] = frozenset(
-    {"auto_reply", "bounce", "list", "loop", "read_receipt"}
-)
+NOISE_KINDS: frozenset[str] = frozenset({"auto_reply", "bounce", "list", "loop", "read_receipt"})
 
-ReplyContextName = Literal["minutes", "task", "deliverable", "evaluation", "approval", "meeting", "notice"]
+ReplyContextName = Literal[
+    "minutes", "task", "deliverable", "evaluation", "approval", "meeting", "notice", "datechange"
+]
 
 
 @dataclass(frozen=True)
@@ -137,12 +137,14 @@ Fields = RequestFields | IssueFields | MinutesFields
 class ReplyReading:
     """How a reply to one of our mails reads (see the keyword rule)."""
 
-    action: str  # confirm|object|ack|reschedule|progress|done|accept|return|evaluate_accept|reject|approve|none
+    #: confirm|object|ack|reschedule|progress|risk|done|accept|return|evaluate_accept|reject|
+    #: approve|approve_date|reject_date|reschedule_meeting|resolve|none
+    action: str
     value: object  # None | str | {"date","reason"} | {"percent","note"} | {"lead","support"}
     context: str | None  # minutes|task|deliverable|evaluation|approval|...
     request: str | None  # "XT-2026-0012"
     task: str | None  # "RW-0003"
-    in_reply_to: str | None  # the id of ours that gave the context
+    in_reply_to: str | None  # the message's own In-Reply-To, as the corpus schema has it
     new_text: str = ""  # the text above the quote, for the record
 
 
@@ -181,7 +183,9 @@ class Mdn:
 
 @dataclass(frozen=True)
 class Hostility:
-    type: str  # spoofed_sender|untrusted_authentication_results|header_injection|path_traversal|deep_nesting|recipient_flood
+    #: spoofed_sender | untrusted_authentication_results | header_injection |
+    #: path_traversal | deep_nesting | recipient_flood
+    type: str
     detail: str
 
 

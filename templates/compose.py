@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
 from email.generator import BytesGenerator
-from email.parser import BytesParser
 from email.message import EmailMessage, MIMEPart
+from email.parser import BytesParser
 from email.utils import format_datetime
 from typing import Literal
 

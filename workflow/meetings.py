@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from calendar_sync.itip import build_cancel, build_declinecounter, build_request
 from calendar_sync.model import Attendee as CalAttendee
@@ -690,12 +691,14 @@ def decide_proposal(
     ics = build_declinecounter(
         calendar_model(meeting, attendees, config), dtstamp=now, comment=reason or "维持原时间"
     )
-    lang = "en" if config.directory.language_of(proposal.attendee) == "en" else "zh"
+    lang: Literal["zh", "en"] = (
+        "en" if config.directory.language_of(proposal.attendee) == "en" else "zh"
+    )
     mail = SendMail(
         template="sender/counter_declined",
         to=(
             Recipient(proposal.attendee, config.directory.name_of(proposal.attendee) or None, lang),
-        ),  # type: ignore[arg-type]
+        ),
         context={
             "number": request.number,
             "title": request.title,

@@ -49,7 +49,7 @@ def queue_mail(
         action = replace(action, to=deliverable, cc=_deliverable(action.cc))
     if action.reply_context is not None:
         # One copy per recipient: the Message-ID identifies who was asked.
-        batches = [(r,) for r in action.to]
+        batches: list[tuple[Recipient, ...]] = [(r,) for r in action.to]
     else:
         # One copy per language, so everybody reads their own.
         by_lang: dict[str, list[Recipient]] = {}
