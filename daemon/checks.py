@@ -9,13 +9,11 @@ directly, so this module does not depend on ``store/`` or ``workflow/``.
 from __future__ import annotations
 
 import contextlib
-import csv
 import errno
 import os
 import smtplib
 import socket
 import ssl
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -306,32 +304,23 @@ def _writable_dir(name: str, path: Path) -> CheckResult:
 
 
 def check_directory(settings: Settings) -> CheckResult:
-    """The directory file can be read and parsed (TOML, or CSV with a header row)."""
+    """The directory file loads as the service will load it, every problem named."""
+    from daemon.directory_file import load_directory
+    from workflow.directory import DirectoryError
+
     name = "directory"
     file = settings.directory.file
     if file is None:
         return _skipped(name, "no directory file configured ([directory] file)")
     try:
-        data = file.read_bytes()
+        directory = load_directory(file)
+    except DirectoryError as exc:
+        return CheckResult(name, False, "; ".join(exc.problems) or str(exc))
     except OSError as exc:
         return CheckResult(name, False, f"cannot read {file}: {_reason(exc)}")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return CheckResult(name, False, f"{file} is not UTF-8 text")
-    if file.suffix.lower() == ".csv":
-        rows = list(csv.reader(text.splitlines()))
-        if not rows or not any(cell.strip() for cell in rows[0]):
-            return CheckResult(name, False, f"{file} has no header row")
-        return CheckResult(name, True, f"{file}: {len(rows) - 1} row(s)")
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        return CheckResult(name, False, f"{file} is not valid TOML: {exc}")
-    departments = document.get("department", [])
-    people = document.get("person", [])
-    if not isinstance(departments, list) or not isinstance(people, list):
-        return CheckResult(name, False, f"{file}: department and person must be [[arrays]]")
-    return CheckResult(
-        name, True, f"{file}: {len(departments)} department(s), {len(people)} person(s)"
+    detail = (
+        f"{file}: {len(directory.departments)} department(s), {len(directory.people)} person(s)"
     )
+    if directory.warnings:
+        detail += "; warnings: " + "; ".join(directory.warnings)
+    return CheckResult(name, True, detail)

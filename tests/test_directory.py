@@ -635,3 +635,19 @@ def test_no_file_configured_means_an_empty_directory() -> None:
     assert source.current() == Directory.empty()
     assert source.current().language_of("anyone@example.com") == "zh"
     assert source.problems == ()
+
+
+def test_check_names_every_problem_of_a_broken_directory(tmp_path: Path) -> None:
+    from daemon.checks import check_directory
+    from daemon.settings import load_settings
+
+    broken = tmp_path / "directory.toml"
+    broken.write_text(
+        '[[department]]\nname = "研发部"\nhead = "not-an-address"\n\n'
+        '[[person]]\nemail = "a@example.com"\nlanguage = "fr"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(None, environ={"LIAISON_DIRECTORY_FILE": str(broken)})
+    result = check_directory(settings)
+    assert not result.ok
+    assert "not-an-address" in result.detail and "fr" in result.detail
