@@ -565,7 +565,7 @@ def test_a_hostile_mail_is_quarantined_and_listed_with_its_reason(
 
     [row] = registered.quarantined
     assert "path_traversal" in row["reason"] and "../../etc/passwd" in row["reason"]
-    assert row["source"] == f"file:{corpus_dir / HOSTILE}"
+    assert row["source"] == f"file:{(corpus_dir / HOSTILE).resolve()}"
 
     text = registered.liaison("quarantine", "list")
     assert text.code == 0, text.err
