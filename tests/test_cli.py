@@ -650,21 +650,24 @@ def test_run_serves_the_listener_until_sigterm(
     assert [s.split()[:2] for s in subjects] == [["[评估]", NUMBER], ["[需求已登记]", NUMBER]]
 
 
-def test_demo_registers_a_request_and_prints_both_mails(liaison: Liaison, tmp_path: Path) -> None:
+def test_demo_runs_a_request_to_a_scheduled_kickoff(liaison: Liaison, tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
 
     ran = liaison("demo", "--workdir", workdir)
 
     assert ran.code == 0, ran.out + ran.err
     assert "Traceback" not in ran.err
-    assert f"2. Registered {NUMBER}: " in ran.out
-    assert "3. Sent 2 mail(s)" in ran.out
-    subjects = [ln.split("Subject: ", 1)[1] for ln in ran.lines if ln.startswith("   Subject: [")]
-    assert sorted(s.split()[0] for s in subjects[1:]) == ["[评估]", "[需求已登记]"]
-    assert all(NUMBER in s for s in subjects[1:])
-    assert f"   To: {OFFICE}" in ran.lines
+    assert f"Registered as {NUMBER} (state: registered)" in ran.out
+    sent = [ln.strip() for ln in ran.lines if ln.strip().startswith("[")]
+    assert sum(s.startswith("[需求已登记]") for s in sent) == 1
+    assert sum(s.startswith("[评估]") for s in sent) == 1
+    assert sum(s.startswith("[会议邀请]") for s in sent) == 5  # requester, 3 heads, office
+    assert all(NUMBER in s for s in sent)
+    assert f"{NUMBER} now: state accepted, lead 研发部" in ran.out
+    assert any("ACCEPTED" in ln and "finance.lead@example.com" in ln for ln in ran.lines)
     assert ran.lines[-1] == "Demo finished: ok"
-    assert len(maildir_files(workdir / "sent")) == 2
+    # Acknowledgement, notice, acceptance, five invitations and the office's receipt.
+    assert len(maildir_files(workdir / "sent")) == 9
 
 
 def test_requests_carry_the_next_deadline(registered: Registered) -> None:

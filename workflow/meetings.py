@@ -33,6 +33,7 @@ from store.uow import SqlUnitOfWork
 from workflow import presenting
 from workflow.actions import Applied, Recipient, SendMail
 from workflow.config import WorkflowConfig
+from workflow.directory import Directory
 from workflow.scheduling import (
     agenda_earliest_start,
     agenda_reminder_at,
@@ -143,9 +144,9 @@ def kickoff_invitees(request: Request, config: WorkflowConfig) -> list[Invitee]:
         head = directory.head_of(department) if department else None
         if head:
             role = "CHAIR" if department == request.lead_department else "REQ-PARTICIPANT"
-            people.append(Invitee(head, directory.name_of(head) or None, role))
+            people.append(Invitee(head, _known_name(directory, head), role))
     people += [
-        Invitee(a, directory.name_of(a) or None, "OPT-PARTICIPANT") for a in config.coordinators
+        Invitee(a, _known_name(directory, a), "OPT-PARTICIPANT") for a in config.coordinators
     ]
     return people
 
@@ -178,12 +179,12 @@ def schedule_problem_meeting(
     issue: Issue, request: Request, *, uow: SqlUnitOfWork, now: datetime, config: WorkflowConfig
 ) -> list[SendMail]:
     directory = config.directory
-    people = [Invitee(issue.reporter_email, directory.name_of(issue.reporter_email) or None)]
+    people = [Invitee(issue.reporter_email, _known_name(directory, issue.reporter_email))]
     head = directory.head_of(request.lead_department) if request.lead_department else None
     if head:
-        people.append(Invitee(head, directory.name_of(head) or None, "CHAIR"))
+        people.append(Invitee(head, _known_name(directory, head), "CHAIR"))
     people += [
-        Invitee(a, directory.name_of(a) or None, "OPT-PARTICIPANT") for a in config.coordinators
+        Invitee(a, _known_name(directory, a), "OPT-PARTICIPANT") for a in config.coordinators
     ]
     window = problem_meeting_window(now, profile=config.profile, calendar=config.calendar)
     agenda = [f"问题：{issue.description}"]
@@ -215,6 +216,12 @@ def _kickoff_agenda(request: Request) -> list[str]:
         "明确牵头部门与配合部门的分工",
         "形成待办事项：每项一位负责人、截止时间和交付物",
     ]
+
+
+def _known_name(directory: Directory, address: str) -> str | None:
+    """The person's name from the directory; None (never the address) when unknown."""
+    person = directory.person(address)
+    return person.name if person is not None and person.name else None
 
 
 def _unique(invitees: Sequence[Invitee]) -> list[Invitee]:
@@ -473,7 +480,7 @@ def _lead_and_office(request: Request, config: WorkflowConfig) -> tuple[Recipien
     head = directory.head_of(request.lead_department) if request.lead_department else None
     for addr in ([head] if head else []) + list(config.coordinators):
         lang = "en" if directory.language_of(addr) == "en" else "zh"
-        people.setdefault(addr.lower(), Recipient(addr, directory.name_of(addr) or None, lang))  # type: ignore[arg-type]
+        people.setdefault(addr.lower(), Recipient(addr, _known_name(directory, addr), lang))  # type: ignore[arg-type]
     return tuple(people.values())
 
 
@@ -696,9 +703,7 @@ def decide_proposal(
     )
     mail = SendMail(
         template="sender/counter_declined",
-        to=(
-            Recipient(proposal.attendee, config.directory.name_of(proposal.attendee) or None, lang),
-        ),
+        to=(Recipient(proposal.attendee, _known_name(config.directory, proposal.attendee), lang),),
         context={
             "number": request.number,
             "title": request.title,
