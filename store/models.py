@@ -366,3 +366,61 @@ class MeetingProposal(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|accepted|declined
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     inbound_message_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
+
+
+class Minutes(Base):
+    """One version of the minutes of a request's meeting, and where its confirmation stands."""
+
+    __tablename__ = "minutes"
+    __table_args__ = (UniqueConstraint("request_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))  # confirming | objected | final | superseded
+    author: Mapped[str] = mapped_column(String(EMAIL))
+    inbound_message_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
+    attendees: Mapped[list[str]] = mapped_column(_JSON_LIST)
+    discussion: Mapped[str] = mapped_column(Text)
+    decisions: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    final_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class MinutesConfirmation(Base):
+    """A department head's sign-off of one version of the minutes."""
+
+    __tablename__ = "minutes_confirmations"
+    __table_args__ = (UniqueConstraint("minutes_id", "head"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    minutes_id: Mapped[int] = mapped_column(ForeignKey("minutes.id"), index=True)
+    head: Mapped[str] = mapped_column(String(EMAIL))
+    department: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16))  # pending | confirmed | objected
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Task(Base):
+    """One action item of the minutes: exactly one owner, a deadline, a deliverable."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (UniqueConstraint("request_id", "ref"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    minutes_id: Mapped[int] = mapped_column(ForeignKey("minutes.id"))
+    ref: Mapped[str] = mapped_column(String(32))  # RW-0001
+    title: Mapped[str] = mapped_column(Text)
+    owner_email: Mapped[str] = mapped_column(String(EMAIL))
+    owner_name: Mapped[str | None] = mapped_column(String(255))
+    collaborators: Mapped[list[str]] = mapped_column(_JSON_LIST)
+    deliverable: Mapped[str] = mapped_column(Text)
+    acceptance: Mapped[str | None] = mapped_column(Text)
+    due: Mapped[date | None] = mapped_column(Date)
+    #: draft (minutes not final) | assigned | acknowledged | done | accepted | returned
+    state: Mapped[str] = mapped_column(String(16))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

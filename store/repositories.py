@@ -33,11 +33,14 @@ from store.models import (
     Meeting,
     MeetingAttendee,
     MeetingProposal,
+    Minutes,
+    MinutesConfirmation,
     NumberSequence,
     OutboxMessage,
     OutboxState,
     Request,
     Signoff,
+    Task,
 )
 
 _Row = TypeVar("_Row", bound=Base)
@@ -583,3 +586,45 @@ class MeetingRepository(_Repository):
             .where(MeetingProposal.meeting_id == meeting_id, MeetingProposal.state == "pending")
             .order_by(MeetingProposal.id)
         )
+
+
+class MinutesRepository(_Repository):
+    """Versions of the minutes, their confirmations, and the tasks they create."""
+
+    def add(self, minutes: Minutes) -> Minutes:
+        return self._add(minutes)
+
+    def get(self, minutes_id: int) -> Minutes:
+        return self._get(Minutes, minutes_id)
+
+    def for_request(self, request_id: int) -> builtins.list[Minutes]:
+        return self._all(
+            select(Minutes).where(Minutes.request_id == request_id).order_by(Minutes.version)
+        )
+
+    def add_confirmation(self, confirmation: MinutesConfirmation) -> MinutesConfirmation:
+        return self._add(confirmation)
+
+    def confirmations(self, minutes_id: int) -> builtins.list[MinutesConfirmation]:
+        return self._all(
+            select(MinutesConfirmation)
+            .where(MinutesConfirmation.minutes_id == minutes_id)
+            .order_by(MinutesConfirmation.id)
+        )
+
+    def add_task(self, task: Task) -> Task:
+        return self._add(task)
+
+    def tasks_of_request(self, request_id: int) -> builtins.list[Task]:
+        return self._all(select(Task).where(Task.request_id == request_id).order_by(Task.ref))
+
+    def tasks_of_minutes(self, minutes_id: int) -> builtins.list[Task]:
+        return self._all(select(Task).where(Task.minutes_id == minutes_id).order_by(Task.ref))
+
+    def task(self, request_id: int, ref: str) -> Task | None:
+        return self._session.scalars(
+            select(Task).where(Task.request_id == request_id, Task.ref == ref)
+        ).first()
+
+    def delete_task(self, task: Task) -> None:
+        self._session.delete(task)

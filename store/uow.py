@@ -28,6 +28,7 @@ from store.repositories import (
     IssueRepository,
     LeaseRepository,
     MeetingRepository,
+    MinutesRepository,
     OutboxRepository,
     RequestRepository,
     SignoffRepository,
@@ -48,6 +49,7 @@ class _Open:
     leases: LeaseRepository
     signoffs: SignoffRepository
     meetings: MeetingRepository
+    minutes: MinutesRepository
 
 
 class SqlUnitOfWork:
@@ -72,6 +74,7 @@ class SqlUnitOfWork:
             leases=LeaseRepository(session),
             signoffs=SignoffRepository(session),
             meetings=MeetingRepository(session),
+            minutes=MinutesRepository(session),
         )
         return self
 
@@ -142,3 +145,7 @@ class SqlUnitOfWork:
     @property
     def meetings(self) -> MeetingRepository:
         return self._active().meetings
+
+    @property
+    def minutes(self) -> MinutesRepository:
+        return self._active().minutes

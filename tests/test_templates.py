@@ -522,6 +522,168 @@ CONTEXTS: dict[str, dict[str, dict[str, object]]] = {
             "comment": "",
         },
     },
+    "participant/minutes_for_confirmation": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "title": "供应商对账流程线上化",
+            "version": "1",
+            "author": "赵磊 <zhao.lei@example.com>",
+            "attendees": [
+                "赵磊 <zhao.lei@example.com>, 牵头部门负责人（研发部）",
+                "李娜 <li.na@example.com>, 发起人、配合部门负责人（财务部）",
+                "王强 <wang.qiang@example.com>, 开发工程师（研发部）",
+            ],
+            "discussion": (
+                "1. 财务部介绍现行对账方式：每月与 40 余家供应商手工对账，耗时约 5 个工作日。\n"
+                "2. 研发部评估技术方案：对账单从 ERP 应付模块取数，供应商通过门户在线确认差异。"
+            ),
+            "decisions": (
+                "1. 一期覆盖前 20 家主要供应商，4 月中旬上线试运行。\n"
+                "2. 差异确认以供应商门户为准，不再使用邮件往来的纸质对账单。"
+            ),
+            "action_items": [
+                "RW-0001 对账流程梳理｜负责人：李娜 li.na@example.com"
+                "｜截止：2026年3月20日（周五）｜交付物：现行对账流程说明、差异类型清单",
+                "RW-0002 对账单自动生成开发｜负责人：王强 wang.qiang@example.com"
+                "｜截止：2026年4月10日（周五）｜交付物：对账单生成功能、测试报告",
+            ],
+            "asks_signoff": True,
+            "keywords": ["确认（同意纪要内容）", "异议：理由（说明需要修改之处）"],
+            "deadline": "2026年3月18日（周三） 18:00",
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "title": "Supplier reconciliation online",
+            "version": "2",
+            "author": "Zhao Lei <zhao.lei@example.com>",
+            "attendees": [
+                "Zhao Lei <zhao.lei@example.com>, head of the lead department (R&D)",
+                "Li Na <li.na@example.com>, requester, head of a supporting department (Finance)",
+                "Wang Qiang <wang.qiang@example.com>, developer (R&D)",
+            ],
+            "discussion": (
+                "Finance reconciles with some 40 suppliers by hand, 5 working days a month.\n"
+                "R&D proposes statements generated from ERP and a supplier portal."
+            ),
+            "decisions": "",
+            "action_items": [
+                "RW-0001 Reconciliation process | owner: Li Na li.na@example.com"
+                " | due: Fri 2026-03-20 | deliverable: current process, list of difference types",
+            ],
+            "asks_signoff": False,
+            "keywords": ["CONFIRM (the minutes are right)", "OBJECT: reason (what must change)"],
+            "deadline": "Wed 2026-03-18 18:00 (Asia/Shanghai)",
+        },
+    },
+    "author/minutes_returned": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "title": "供应商对账流程线上化",
+            "problems": [
+                "第2项「供应商数据迁移｜负责人：王强」：负责人“王强”在通讯录中不唯一"
+                "（王强 wang.qiang@example.com、王强 wang.q2@example.com）",
+                "第3项「对账单模板设计｜负责人：李娜｜截止：下月中旬」：截止：无法识别（下月中旬）",
+            ],
+            "how_to_fix": "请修改后以主题“[纪要] XT-2026-0015”重新发送整份纪要。",
+        },
+        "en": {
+            "number": "",
+            "title": "",
+            "problems": ["no request number in the subject: [MINUTES] kickoff minutes"],
+            "how_to_fix": (
+                "Please send the whole minutes again with the request number in the subject, "
+                "e.g. '[MINUTES] XT-2026-0015'."
+            ),
+        },
+    },
+    "author/minutes_objection": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "title": "供应商对账流程线上化",
+            "version": "1",
+            "head": "李娜 <li.na@example.com>",
+            "reason": "RW-0001 截止时间过紧：3月20日前财务部需完成月结，\n建议调整为3月27日。",
+            "how_to_fix": "请修改后以主题“[纪要] XT-2026-0015”发送新版本，确认将重新开始。",
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "title": "Supplier reconciliation online",
+            "version": "2",
+            "head": "Li Na <li.na@example.com>",
+            "reason": "",
+            "how_to_fix": (
+                "Send a new version with the subject '[MINUTES] XT-2026-0015'; "
+                "confirmation starts again."
+            ),
+        },
+    },
+    "participant/minutes_final": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "title": "供应商对账流程线上化",
+            "version": "2",
+            "confirmations": [
+                "赵磊（研发部）2026年3月17日 10:20",
+                "李娜（财务部）2026年3月17日 14:05",
+            ],
+            "tasks": [
+                "RW-0001 对账流程梳理｜负责人：李娜 li.na@example.com"
+                "｜截止：2026年3月27日（周五）｜交付物：现行对账流程说明、差异类型清单",
+                "RW-0002 对账单自动生成开发｜负责人：王强 wang.qiang@example.com"
+                "｜截止：2026年4月10日（周五）｜交付物：对账单生成功能、测试报告",
+            ],
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "title": "Supplier reconciliation online",
+            "version": "1",
+            "confirmations": ["Zhao Lei (R&D) Tue 2026-03-17 10:20 (Asia/Shanghai)"],
+            "tasks": [],
+        },
+    },
+    "owner/task_assignment": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "title": "供应商对账流程线上化",
+            "task_ref": "RW-0001",
+            "task_title": "对账流程梳理",
+            "due": "2026年3月27日（周五）",
+            "deliverable": "现行对账流程说明、差异类型清单",
+            "acceptance": "覆盖前 20 家主要供应商的对账场景",
+            "collaborators": [
+                "王强 <wang.qiang@example.com>",
+                "赵磊 <zhao.lei@example.com>",
+            ],
+            "lead_department": "研发部",
+            "keywords": [
+                "收到（确认期限）",
+                "申请改期：日期 理由",
+                "进度：60% 说明",
+                "风险：说明",
+                "完成（附交付物）",
+            ],
+            "ack_deadline": "2026年3月18日（周三） 18:00",
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "title": "Supplier reconciliation online",
+            "task_ref": "RW-0002",
+            "task_title": "Statement generation",
+            "due": "Fri 2026-04-10",
+            "deliverable": "statement generation, test report",
+            "acceptance": "",
+            "collaborators": [],
+            "lead_department": "R&D",
+            "keywords": [
+                "ACK (deadline accepted)",
+                "RESCHEDULE: date reason",
+                "PROGRESS: 60% note",
+                "RISK: note",
+                "DONE (deliverable attached)",
+            ],
+            "ack_deadline": "Wed 2026-03-18 18:00 (Asia/Shanghai)",
+        },
+    },
 }
 
 _SUFFIX = {"subject": "subject", "text": "txt", "html": "html"}

@@ -27,6 +27,7 @@ from workflow.actions import Recipient, SendMail
 from workflow.config import WorkflowConfig
 from workflow.errors import NotFoundError, RejectedInputError
 from workflow.meetings import record_calendar_reply, schedule_problem_meeting
+from workflow.minutes import record_minutes
 from workflow.outbound import queue_mail
 from workflow.profiles import format_number, number_scope
 from workflow.replies import record_reply
@@ -443,6 +444,19 @@ def _record_calendar_reply(
     return number, mails
 
 
+def _record_minutes(
+    parsed: ParsedMessage,
+    row: InboundMessage,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> HandlerResult:
+    number, mails = record_minutes(parsed, row, uow=uow, now=now, config=config)
+    _record_inbound(parsed, row, row.request_id, uow=uow, now=now, summary="minutes")
+    return number, mails
+
+
 def _record_only(
     parsed: ParsedMessage,
     row: InboundMessage,
@@ -477,6 +491,7 @@ _HANDLERS = {
     "issue": _record_issue,
     "reply": _record_reply,
     "calendar_reply": _record_calendar_reply,
+    "minutes": _record_minutes,
 }
 
 

@@ -92,9 +92,29 @@ def show_request(uow: SqlUnitOfWork, number: str, config: WorkflowConfig) -> dic
                 }
                 for m in uow.meetings.for_request(request.id)
             ],
-            # Minutes and tasks are recorded by later stages of the workflow.
-            "minutes": [],
-            "tasks": [],
+            "minutes": [
+                {
+                    "version": m.version,
+                    "state": m.state,
+                    "author": m.author,
+                    "confirmations": [
+                        {"email": c.head, "department": c.department, "state": c.state}
+                        for c in uow.minutes.confirmations(m.id)
+                    ],
+                }
+                for m in uow.minutes.for_request(request.id)
+            ],
+            "tasks": [
+                {
+                    "id": t.ref,
+                    "title": t.title,
+                    "owner": t.owner_email,
+                    "due": t.due.isoformat() if t.due else None,
+                    "state": t.state,
+                    "acknowledged": t.acknowledged_at is not None,
+                }
+                for t in uow.minutes.tasks_of_request(request.id)
+            ],
             "problems": [
                 {"id": i.id, "state": i.state, "task": i.task_ref}
                 for i in uow.issues.for_request(request.id)

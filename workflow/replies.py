@@ -275,13 +275,19 @@ def _apply(
     now: datetime,
     config: WorkflowConfig,
 ) -> Applied:
-    from workflow import evaluation, meetings
+    from workflow import evaluation, meetings, minutes
 
     context = verdict.outbox.reply_context
     if context == "evaluation" and request is not None:
         return evaluation.apply(
             verdict, action, value, request, parsed, uow=uow, now=now, config=config
         )
+    if context == "minutes" and action in ("confirm", "object") and request is not None:
+        return minutes.apply_confirmation(
+            verdict, action, value, request, parsed, uow=uow, now=now, config=config
+        )
+    if context == "task" and action == "ack" and request is not None:
+        return minutes.acknowledge_task(verdict, request, parsed, uow=uow, now=now, config=config)
     if context == "meeting" and action == "reschedule_meeting" and request is not None:
         return meetings.reschedule_by_reply(
             verdict, value, request, parsed, uow=uow, now=now, config=config
