@@ -270,13 +270,15 @@ class HeldState(StrEnum):
 
 
 class Signoff(Base):
-    """A sign-off that changed state. One per asking mail: a second answer to the same
-    mail (a replay, a forwarded copy) finds this row and changes nothing."""
+    """A sign-off that changed state. One per asking mail and action: the same answer to
+    the same mail again (a replay, a forwarded copy) finds this row and changes nothing,
+    while an owner may answer one task mail first with 收到 and later with 完成."""
 
     __tablename__ = "signoffs"
+    __table_args__ = (UniqueConstraint("outbox_id", "action"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), unique=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
     inbound_message_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
     signer: Mapped[str] = mapped_column(String(EMAIL))
@@ -424,3 +426,11 @@ class Task(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: A new deadline the owner asked for, waiting for the lead's decision.
+    requested_due: Mapped[date | None] = mapped_column(Date)
+    requested_reason: Mapped[str | None] = mapped_column(Text)
+    progress: Mapped[int | None] = mapped_column(Integer)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: The inbound message that reported the task done (its attachments are the deliverable).
+    done_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

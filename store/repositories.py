@@ -504,9 +504,13 @@ class SignoffRepository(_Repository):
     def add(self, signoff: Signoff) -> Signoff:
         return self._add(signoff)
 
-    def for_outbox(self, outbox_id: int) -> Signoff | None:
-        """The sign-off already given in answer to this mail, if any (replays find it)."""
-        return self._session.scalars(select(Signoff).where(Signoff.outbox_id == outbox_id)).first()
+    def for_outbox(self, outbox_id: int, action: str | None = None) -> Signoff | None:
+        """The sign-off already given in answer to this mail (with this action), if any:
+        replays find it."""
+        query = select(Signoff).where(Signoff.outbox_id == outbox_id)
+        if action is not None:
+            query = query.where(Signoff.action == action)
+        return self._session.scalars(query).first()
 
     def for_request(self, request_id: int) -> builtins.list[Signoff]:
         return self._all(

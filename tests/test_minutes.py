@@ -164,3 +164,65 @@ def test_the_owner_acknowledges_the_deadline_by_reply(world: World) -> None:
     world.arrive(build_reply(other, sender="li.na@example.com", body="收到\n"))
     task = next(t for t in world.view()["tasks"] if t["id"] == "RW-0002")  # type: ignore[union-attr]
     assert task["acknowledged"] is False
+
+
+@pytest.fixture
+def assigned(world: World) -> World:
+    """Minutes confirmed by every head: both tasks assigned."""
+    world.arrive(minutes_mail(ITEMS))
+    for head in (LEAD_HEAD, FINANCE_HEAD, ADMIN_HEAD):
+        world.arrive(build_reply(_asks(world, head), sender=head, body="确认\n"))
+    return world
+
+
+def _task_mail(world: World, ref: str, kind: str = "owner/task_assignment") -> bytes:
+    return next(a for a in world.sent(kind) if ref in parse_mail(a)["Subject"])
+
+
+def _task(world: World, ref: str) -> dict[str, object]:
+    return next(t for t in world.view()["tasks"] if t["id"] == ref)  # type: ignore[union-attr,no-any-return]
+
+
+def test_a_new_date_is_asked_and_decided_by_the_lead(assigned: World) -> None:
+    world = assigned
+    mail = _task_mail(world, "RW-0002")
+    body = "申请改期：2026-04-24 接口联调需要更多时间\n"
+    world.arrive(build_reply(mail, sender="wang.qiang@example.com", body=body))
+    [request] = world.sent("lead/date_change_request")
+    assert parse_mail(request)["To"].addresses[0].addr_spec == LEAD_HEAD
+    assert "2026年4月24日" in text_of(parse_mail(request))
+    assert _task(world, "RW-0002")["due"] == "2026-04-10"
+    # Only the lead decides; the owner answering the request signs nothing.
+    world.arrive(build_reply(request, sender="wang.qiang@example.com", body="同意改期\n"))
+    assert _task(world, "RW-0002")["due"] == "2026-04-10"
+    world.arrive(build_reply(request, sender=LEAD_HEAD, body="同意改期\n"))
+    assert _task(world, "RW-0002")["due"] == "2026-04-24"
+    [decided] = world.sent("owner/date_change_decided")
+    assert parse_mail(decided)["Subject"].startswith("[改期已同意]")
+
+
+def test_done_then_returned_then_done_then_accepted(assigned: World) -> None:
+    world = assigned
+    mail = _task_mail(world, "RW-0001")
+    # Acknowledge, report progress, then deliver, all by replying to the one task mail.
+    world.arrive(build_reply(mail, sender="li.na@example.com", body="收到\n"))
+    world.arrive(build_reply(mail, sender="li.na@example.com", body="进度：60% 规则初稿完成\n"))
+    world.arrive(build_reply(mail, sender="li.na@example.com", body="完成，对账规则说明见附件\n"))
+    assert _task(world, "RW-0001")["state"] == "done"
+    [review] = world.sent("requester/acceptance_request")
+    requester = str(world.view()["requester"])
+    assert parse_mail(review)["To"].addresses[0].addr_spec == requester
+    assert parse_mail(review)["Subject"].startswith("[验收] XT-2026-0001/RW-0001 ")
+    assert parse_mail(review)["Message-ID"].startswith("<deliverable.xt-2026-0001.rw-0001.")
+
+    world.arrive(build_reply(review, sender=requester, body="退回：缺少异常处理规则\n"))
+    assert _task(world, "RW-0001")["state"] == "returned"
+    [returned] = world.sent("owner/deliverable_returned")
+    assert "缺少异常处理规则" in text_of(parse_mail(returned))
+
+    world.arrive(build_reply(returned, sender="li.na@example.com", body="完成\n"))
+    review2 = world.sent("requester/acceptance_request")[-1]
+    world.arrive(build_reply(review2, sender=requester, body="验收通过\n"))
+    assert _task(world, "RW-0001")["state"] == "accepted"
+    assert world.sent("owner/deliverable_accepted")
+    assert world.view()["state"] == "in_progress"  # RW-0002 is still open

@@ -102,12 +102,17 @@ def test_office_accepts_the_request_by_reply(world: World, registered: bytes) ->
 
 def test_a_replayed_sign_off_changes_nothing(world: World, registered: bytes) -> None:
     world.arrive(build_reply(registered, sender=OFFICE, body=ACCEPT))
-    again = build_reply(registered, sender=OFFICE, body="退回：重复\n")
-    assert world.arrive(again) is Outcome.PROCESSED
-    assert world.request()["state"] == "accepted"
+    # The same answer again (a resent or forwarded copy): held as a replay.
+    assert world.arrive(build_reply(registered, sender=OFFICE, body=ACCEPT)) is Outcome.PROCESSED
     with SqlUnitOfWork(world.app.session_factory) as uow:
         [held] = uow.signoffs.pending_review()
         assert held.reason == "replayed"
+    # Another answer to the same mail: the request is no longer waiting for one.
+    world.arrive(build_reply(registered, sender=OFFICE, body="退回：重复\n"))
+    assert world.request()["state"] == "accepted"
+    assert len(world.sent("sender/not_applicable")) == 1
+    with SqlUnitOfWork(world.app.session_factory) as uow:
+        assert len(uow.signoffs.for_request(1)) == 1
 
 
 @pytest.mark.parametrize(

@@ -684,6 +684,115 @@ CONTEXTS: dict[str, dict[str, dict[str, object]]] = {
             "ack_deadline": "Wed 2026-03-18 18:00 (Asia/Shanghai)",
         },
     },
+    "lead/date_change_request": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "title": "供应商对账流程线上化",
+            "task_ref": "RW-0002",
+            "task_title": "系统接口开发",
+            "owner": "王强 <wang.qiang@example.com>",
+            "current_due": "2026年4月10日（周五）",
+            "requested_due": "2026年4月17日（周五）",
+            "reason": "ERP 应付模块升级推迟到 4 月 8 日，接口联调需顺延一周",
+            "keywords": ["同意改期（采用新期限）", "不同意改期（维持原期限）"],
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "title": "Supplier reconciliation online",
+            "task_ref": "RW-0002",
+            "task_title": "System interface development",
+            "owner": "Wang Qiang <wang.qiang@example.com>",
+            "current_due": "Fri 2026-04-10",
+            "requested_due": "Fri 2026-04-17",
+            "reason": "",
+            "keywords": ["APPROVE (take the new date)", "REJECT (keep the current date)"],
+        },
+    },
+    "owner/date_change_decided": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "task_ref": "RW-0002",
+            "task_title": "系统接口开发",
+            "approved": True,
+            "due": "2026年4月17日（周五）",
+            "decided_by": "赵磊",
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "task_ref": "RW-0002",
+            "task_title": "System interface development",
+            "approved": False,
+            "due": "Fri 2026-04-10",
+            "decided_by": "Zhao Lei",
+        },
+    },
+    "requester/acceptance_request": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "title": "供应商对账流程线上化",
+            "task_ref": "RW-0002",
+            "task_title": "系统接口开发",
+            "owner": "王强 <wang.qiang@example.com>",
+            "deliverable": "对账接口、接口说明文档、联调测试报告",
+            "acceptance": "与 ERP 应付模块联调通过，单次对账单生成不超过 5 秒",
+            "attachments": ["接口说明文档v1.0.docx (236 KB)", "联调测试报告.pdf (1.1 MB)"],
+            "note": (
+                "对账接口已部署到测试环境，与 ERP 应付模块联调通过。\n"
+                "测试报告见附件，平均生成时间 2.3 秒。"
+            ),
+            "keywords": ["验收通过", "退回：理由（说明需要修改之处）"],
+            "deadline": "2026年4月14日（周二） 18:00",
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "title": "Supplier reconciliation online",
+            "task_ref": "RW-0002",
+            "task_title": "System interface development",
+            "owner": "Wang Qiang <wang.qiang@example.com>",
+            "deliverable": "reconciliation interface, interface document, test report",
+            "acceptance": "",
+            "attachments": [],
+            "note": "",
+            "keywords": ["ACCEPT", "RETURN: reason"],
+            "deadline": "Tue 2026-04-14 18:00 (Asia/Shanghai)",
+        },
+    },
+    "owner/deliverable_returned": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "task_ref": "RW-0002",
+            "task_title": "系统接口开发",
+            "reviewer": "赵磊 <zhao.lei@example.com>",
+            "reason": (
+                "接口说明文档缺少错误码说明；\n联调测试报告未覆盖差异回写场景，请补充后重新提交。"
+            ),
+            "due": "2026年4月17日（周五）",
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "task_ref": "RW-0002",
+            "task_title": "System interface development",
+            "reviewer": "Zhao Lei <zhao.lei@example.com>",
+            "reason": "",
+            "due": "Fri 2026-04-17",
+        },
+    },
+    "owner/deliverable_accepted": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "task_ref": "RW-0002",
+            "task_title": "系统接口开发",
+            "reviewer": "赵磊 <zhao.lei@example.com>",
+            "at": "2026年4月16日（周四） 15:20",
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "task_ref": "RW-0002",
+            "task_title": "System interface development",
+            "reviewer": "Zhao Lei <zhao.lei@example.com>",
+            "at": "Thu 2026-04-16 15:20 (Asia/Shanghai)",
+        },
+    },
 }
 
 _SUFFIX = {"subject": "subject", "text": "txt", "html": "html"}

@@ -470,29 +470,3 @@ def _finalise(
             )
         )
     return mails
-
-
-def acknowledge_task(
-    verdict: Accepted,
-    request: Request,
-    parsed: ParsedMessage,
-    *,
-    uow: SqlUnitOfWork,
-    now: datetime,
-    config: WorkflowConfig,
-) -> Applied:
-    """The owner acknowledges the deadline of their task (收到 / ACK)."""
-    from workflow.replies import not_applicable
-
-    task = uow.minutes.task(request.id, verdict.outbox.task_ref or "")
-    if task is None or task.state != "assigned":
-        return Applied(
-            "not_applicable",
-            (not_applicable(parsed, verdict.signer, request, "ack", "", [], config=config),),
-        )
-    task.state = "acknowledged"
-    task.acknowledged_at = now
-    task.updated_at = now
-    return Applied(
-        "applied", (), f"{task.ref} 已确认期限 {task.due.isoformat() if task.due else ''}".strip()
-    )

@@ -32,6 +32,7 @@ from workflow.signoff import (
     SIGNOFF_ACTIONS,
     Accepted,
     Held,
+    Verdict,
     judge,
     reason_text,
 )
@@ -101,10 +102,18 @@ def record_reply(
     now: datetime,
     config: WorkflowConfig,
 ) -> ReplyOutcome:
-    verdict = judge(parsed, uow=uow, config=config)
+    verdict: Verdict = judge(parsed, uow=uow, config=config)
     answered = verdict.outbox
     context = answered.reply_context if answered is not None else None
     action, value = _reading(parsed, context, config)
+    if (
+        isinstance(verdict, Accepted)
+        and action in SIGNOFF_ACTIONS
+        and uow.signoffs.for_outbox(verdict.outbox.id, action) is not None
+    ):
+        verdict = Held(
+            "replayed", f"{verdict.outbox.message_id} was answered so already", verdict.outbox
+        )
     request = _request_of(answered, parsed, uow)
     row.request_id = request.id if request else None
     number = request.number if request else None
@@ -122,8 +131,20 @@ def record_reply(
             number, _not_understood(parsed, uow=uow, now=now, config=config), "not_understood"
         )
     if action in REPORT_ACTIONS and isinstance(verdict, Accepted):
-        # Progress and risk notes are recorded against the request (the tracker comes
-        # with the execution stage); they change no state and ask for no receipt.
+        # Progress and risk notes update the task; they may be repeated, are not a
+        # sign-off and ask for no receipt.
+        if request is not None:
+            _apply(
+                verdict,
+                action,
+                value,
+                request,
+                parsed,
+                inbound_id=row.id,
+                uow=uow,
+                now=now,
+                config=config,
+            )
         return ReplyOutcome(number, [], "recorded")
     if isinstance(verdict, Held):
         mails = _hold(parsed, row, verdict, action, value, request, uow=uow, now=now, config=config)
@@ -131,7 +152,9 @@ def record_reply(
         return ReplyOutcome(number, mails, "held")
 
     assert isinstance(verdict, Accepted) and action in SIGNOFF_ACTIONS
-    applied = _apply(verdict, action, value, request, parsed, uow=uow, now=now, config=config)
+    applied = _apply(
+        verdict, action, value, request, parsed, inbound_id=row.id, uow=uow, now=now, config=config
+    )
     if applied.result == "applied":
         uow.signoffs.add(
             Signoff(
@@ -179,7 +202,7 @@ def apply_reviewed(
             f"held reply {held_id} answers no mail of ours ({held.reason}); it can only be rejected"
         )
     answered = uow.outbox.get(held.outbox_id)
-    if uow.signoffs.for_outbox(answered.id) is not None:
+    if uow.signoffs.for_outbox(answered.id, held.action) is not None:
         raise NotFoundError(
             f"{answered.message_id} was signed off already; reject {held_id} instead"
         )
@@ -190,7 +213,17 @@ def apply_reviewed(
     request = uow.requests.by_id(answered.request_id) if answered.request_id else None
     value = json.loads(held.value) if held.value else None
     verdict = Accepted(answered, held.sender, answered.reply_recipient or held.sender)
-    applied = _apply(verdict, held.action, value, request, parsed, uow=uow, now=now, config=config)
+    applied = _apply(
+        verdict,
+        held.action,
+        value,
+        request,
+        parsed,
+        inbound_id=inbound.id,
+        uow=uow,
+        now=now,
+        config=config,
+    )
     if applied.result != "applied":
         return ReplyOutcome(request.number if request else None, applied.mails, applied.result)
     held.state = "approved"
@@ -271,11 +304,12 @@ def _apply(
     request: Request | None,
     parsed: ParsedMessage,
     *,
+    inbound_id: int | None = None,
     uow: SqlUnitOfWork,
     now: datetime,
     config: WorkflowConfig,
 ) -> Applied:
-    from workflow import evaluation, meetings, minutes
+    from workflow import evaluation, meetings, minutes, tasks
 
     context = verdict.outbox.reply_context
     if context == "evaluation" and request is not None:
@@ -286,8 +320,36 @@ def _apply(
         return minutes.apply_confirmation(
             verdict, action, value, request, parsed, uow=uow, now=now, config=config
         )
-    if context == "task" and action == "ack" and request is not None:
-        return minutes.acknowledge_task(verdict, request, parsed, uow=uow, now=now, config=config)
+    if context == "task" and request is not None:
+        return tasks.apply_owner_reply(
+            verdict,
+            action,
+            value,
+            request,
+            parsed,
+            inbound_id=inbound_id,
+            uow=uow,
+            now=now,
+            config=config,
+        )
+    if context == "deliverable" and request is not None:
+        return tasks.review_deliverable(
+            verdict, action, value, request, parsed, uow=uow, now=now, config=config
+        )
+    if (
+        context == "datechange"
+        and action in ("approve_date", "reject_date")
+        and request is not None
+        and not (verdict.outbox.task_ref or "").startswith("p")
+    ):
+        if not meetings.may_move(verdict.signer, request, config):
+            return Applied(
+                "not_applicable",
+                (not_applicable(parsed, verdict.signer, request, action, "", [], config=config),),
+            )
+        return tasks.decide_date_change(
+            verdict, action, request, parsed, uow=uow, now=now, config=config
+        )
     if context == "meeting" and action == "reschedule_meeting" and request is not None:
         return meetings.reschedule_by_reply(
             verdict, value, request, parsed, uow=uow, now=now, config=config

@@ -241,8 +241,6 @@ def judge(
         return Held("sender_domain", f"{sender.rpartition('@')[2]} is not allowed", answered)
     if parsed.kind != "reply":
         return Held("automatic", f"classified as {parsed.kind}", answered)
-    if uow.signoffs.for_outbox(answered.id) is not None:
-        return Held("replayed", f"{answered.message_id} was signed off already", answered)
     if answered.request_id is not None:
         request = uow.requests.by_id(answered.request_id)
         if request is not None and request.state in CLOSED_STATES:

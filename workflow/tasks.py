@@ -1,0 +1,333 @@
+"""A task's life by reply: acknowledged, a new date asked and decided, progress, done, accepted.
+
+Every function here runs on a sign-off ``workflow.signoff.judge`` accepted: the owner
+answering their task mail, the lead answering a date-change request, the requester
+answering an acceptance request. A keyword that does not fit the task's state changes
+nothing and is answered with what would apply.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from mail_parsers.model import ParsedMessage
+from store.models import Request, Task
+from store.uow import SqlUnitOfWork
+from workflow import presenting
+from workflow.actions import Applied, Recipient, SendMail
+from workflow.config import WorkflowConfig
+from workflow.directory import Directory
+from workflow.signoff import Accepted
+
+DATE_CHANGE_KEYWORDS = {
+    "zh": ["同意改期（采用新期限）", "不同意改期（维持原期限）"],
+    "en": ["APPROVE (take the new date)", "REJECT (keep the current date)"],
+}
+ACCEPTANCE_KEYWORDS = {
+    "zh": ["验收通过", "退回：理由（说明需要修改之处）"],
+    "en": ["ACCEPT", "RETURN: reason"],
+}
+_STATE_TEXT = {
+    "zh": "任务 {ref} 当前状态为「{state}」，该答复不适用，未作任何更改。",
+    "en": "Task {ref} is {state}; that answer does not apply and nothing was changed.",
+}
+
+
+def _lang(directory: Directory, address: str) -> str:
+    return "en" if directory.language_of(address) == "en" else "zh"
+
+
+def _who(directory: Directory, address: str) -> str:
+    person = directory.person(address)
+    return f"{person.name} <{address}>" if person is not None and person.name else address
+
+
+def _recipient(directory: Directory, address: str) -> Recipient:
+    person = directory.person(address)
+    return Recipient(address, person.name if person else None, _lang(directory, address))  # type: ignore[arg-type]
+
+
+def _task(verdict: Accepted, request: Request, uow: SqlUnitOfWork) -> Task | None:
+    return uow.minutes.task(request.id, verdict.outbox.task_ref or "")
+
+
+def _not_applicable(
+    verdict: Accepted,
+    request: Request,
+    parsed: ParsedMessage,
+    action: str,
+    task: Task | None,
+    config: WorkflowConfig,
+) -> Applied:
+    from workflow.replies import not_applicable
+
+    lang = _lang(config.directory, verdict.signer)
+    text = _STATE_TEXT[lang].format(ref=task.ref, state=task.state) if task is not None else ""
+    return Applied(
+        "not_applicable",
+        (not_applicable(parsed, verdict.signer, request, action, text, [], config=config),),
+    )
+
+
+def apply_owner_reply(
+    verdict: Accepted,
+    action: str,
+    value: object,
+    request: Request,
+    parsed: ParsedMessage,
+    *,
+    inbound_id: int | None,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> Applied:
+    """The owner answers their task mail: 收到, 申请改期, 进度, 风险, 完成."""
+    task = _task(verdict, request, uow)
+    if task is None:
+        return _not_applicable(verdict, request, parsed, action, None, config)
+    open_states = ("assigned", "acknowledged", "returned")
+    if action == "ack" and task.state == "assigned":
+        task.state = "acknowledged"
+        task.acknowledged_at = now
+        task.updated_at = now
+        return Applied(
+            "applied",
+            (),
+            f"{task.ref} 已确认期限 {task.due.isoformat() if task.due else ''}".strip(),
+        )
+    if action == "reschedule" and task.state in open_states:
+        return _request_date_change(task, value, request, parsed, verdict, now=now, config=config)
+    if action in ("progress", "risk") and task.state in open_states:
+        if (
+            action == "progress"
+            and isinstance(value, dict)
+            and isinstance(value.get("percent"), int)
+        ):
+            task.progress = int(value["percent"])
+        task.updated_at = now
+        return Applied("applied", (), f"{task.ref} {action}")
+    if action == "done" and task.state in open_states:
+        return _report_done(
+            task, value, request, parsed, inbound_id=inbound_id, uow=uow, now=now, config=config
+        )
+    return _not_applicable(verdict, request, parsed, action, task, config)
+
+
+def _request_date_change(
+    task: Task,
+    value: object,
+    request: Request,
+    parsed: ParsedMessage,
+    verdict: Accepted,
+    *,
+    now: datetime,
+    config: WorkflowConfig,
+) -> Applied:
+    from workflow.replies import not_applicable
+
+    asked = value.get("date") if isinstance(value, dict) else None
+    reason = str(value.get("reason") or "") if isinstance(value, dict) else ""
+    try:
+        new_due = date.fromisoformat(str(asked)) if asked else None
+    except ValueError:
+        new_due = None
+    today = now.astimezone(config.timezone).date()
+    if new_due is None or new_due < today:
+        lang = _lang(config.directory, verdict.signer)
+        text = (
+            "新日期无法识别或已过去，请写成“申请改期：2026-04-30 理由”。"
+            if lang == "zh"
+            else "The new date is unreadable or past; write 'RESCHEDULE: 2026-04-30 reason'."
+        )
+        return Applied(
+            "not_applicable",
+            (
+                not_applicable(
+                    parsed, verdict.signer, request, "reschedule", text, [], config=config
+                ),
+            ),
+        )
+    task.requested_due = new_due
+    task.requested_reason = reason or None
+    task.updated_at = now
+    directory = config.directory
+    head = directory.head_of(request.lead_department) if request.lead_department else None
+    deciders = [head] if head else list(config.coordinators)
+    mails = tuple(
+        SendMail(
+            template="lead/date_change_request",
+            to=(_recipient(directory, decider),),
+            context={
+                "number": request.number,
+                "title": request.title,
+                "task_ref": task.ref,
+                "task_title": task.title,
+                "owner": _who(directory, task.owner_email),
+                "current_due": presenting.format_date(task.due, _lang(directory, decider)),
+                "requested_due": presenting.format_date(new_due, _lang(directory, decider)),
+                "reason": reason,
+                "keywords": DATE_CHANGE_KEYWORDS[_lang(directory, decider)],
+            },
+            request_number=request.number,
+            request_id=request.id,
+            reply_context="datechange",
+            task=task.ref,
+        )
+        for decider in deciders
+    )
+    return Applied("applied", mails, f"{task.ref} 申请改期至 {new_due.isoformat()}")
+
+
+def decide_date_change(
+    verdict: Accepted,
+    action: str,
+    request: Request,
+    parsed: ParsedMessage,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> Applied:
+    """The lead answers a date-change request: 同意改期 (new deadline) or 不同意改期."""
+    task = _task(verdict, request, uow)
+    if task is None or task.requested_due is None:
+        return _not_applicable(verdict, request, parsed, action, task, config)
+    approved = action == "approve_date"
+    if approved:
+        task.due = task.requested_due
+    task.requested_due = None
+    task.requested_reason = None
+    task.updated_at = now
+    directory = config.directory
+    lang = _lang(directory, task.owner_email)
+    mail = SendMail(
+        template="owner/date_change_decided",
+        to=(_recipient(directory, task.owner_email),),
+        context={
+            "number": request.number,
+            "task_ref": task.ref,
+            "task_title": task.title,
+            "approved": approved,
+            "due": presenting.format_date(task.due, lang),
+            "decided_by": _who(directory, verdict.signer),
+        },
+        request_number=request.number,
+        request_id=request.id,
+    )
+    due = task.due.isoformat() if task.due else ""
+    detail = f"{task.ref} 期限{'改为' if approved else '维持'} {due}"
+    return Applied("applied", (mail,), detail.strip())
+
+
+def _report_done(
+    task: Task,
+    value: object,
+    request: Request,
+    parsed: ParsedMessage,
+    *,
+    inbound_id: int | None,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> Applied:
+    task.state = "done"
+    task.done_at = now
+    task.done_message_id = inbound_id
+    task.updated_at = now
+    directory = config.directory
+    reviewer = request.requester_email
+    lang = _lang(directory, reviewer)
+    deadline = config.profile.service_level("acceptance_review").due(now, config.calendar)
+    files = [
+        f"{a.filename or '(unnamed)'} ({presenting.format_size(a.size)})"
+        for a in parsed.attachments
+    ]
+    mail = SendMail(
+        template="requester/acceptance_request",
+        to=(_recipient(directory, reviewer),),
+        context={
+            "number": request.number,
+            "title": request.title,
+            "task_ref": task.ref,
+            "task_title": task.title,
+            "owner": _who(directory, task.owner_email),
+            "deliverable": task.deliverable,
+            "acceptance": task.acceptance or "",
+            "attachments": files,
+            "note": parsed.reply.new_text.strip()[:2000] if parsed.reply else "",
+            "keywords": ACCEPTANCE_KEYWORDS[lang],
+            "deadline": presenting.format_instant(deadline, config.timezone, lang),
+        },
+        request_number=request.number,
+        request_id=request.id,
+        reply_context="deliverable",
+        task=task.ref,
+        attachments=tuple(
+            (a.filename or "deliverable", a.content_type, a.data) for a in parsed.attachments
+        ),
+    )
+    return Applied("applied", (mail,), f"{task.ref} 完成，待验收")
+
+
+def review_deliverable(
+    verdict: Accepted,
+    action: str,
+    value: object,
+    request: Request,
+    parsed: ParsedMessage,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> Applied:
+    """The requester accepts (验收通过) or returns (退回：理由) a delivered task."""
+    task = _task(verdict, request, uow)
+    if task is None or task.state != "done" or action not in ("accept", "return"):
+        return _not_applicable(verdict, request, parsed, action, task, config)
+    directory = config.directory
+    lang = _lang(directory, task.owner_email)
+    reviewer = _who(directory, verdict.signer)
+    task.updated_at = now
+    if action == "return":
+        task.state = "returned"
+        reason = str(value or "").strip()
+        mail = SendMail(
+            template="owner/deliverable_returned",
+            to=(_recipient(directory, task.owner_email),),
+            context={
+                "number": request.number,
+                "task_ref": task.ref,
+                "task_title": task.title,
+                "reviewer": reviewer,
+                "reason": reason or ("（未说明）" if lang == "zh" else "(none given)"),
+                "due": presenting.format_date(task.due, lang),
+            },
+            request_number=request.number,
+            request_id=request.id,
+            reply_context="task",
+            task=task.ref,
+        )
+        return Applied("applied", (mail,), f"{task.ref} 退回：{reason}")
+    task.state = "accepted"
+    task.accepted_at = now
+    mail = SendMail(
+        template="owner/deliverable_accepted",
+        to=(_recipient(directory, task.owner_email),),
+        context={
+            "number": request.number,
+            "task_ref": task.ref,
+            "task_title": task.title,
+            "reviewer": reviewer,
+            "at": presenting.format_instant(now, config.timezone, lang),
+        },
+        request_number=request.number,
+        request_id=request.id,
+    )
+    if all(
+        t.state == "accepted"
+        for t in uow.minutes.tasks_of_request(request.id)
+        if t.state != "draft"
+    ):
+        request.state = "delivered"
+        request.updated_at = now
+    return Applied("applied", (mail,), f"{task.ref} 验收通过")
