@@ -434,3 +434,29 @@ class Task(Base):
     #: The inbound message that reported the task done (its attachments are the deliverable).
     done_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
     accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ClockItem(Base):
+    """One running service level: who is awaited, since when, when to remind and escalate.
+
+    ``level`` counts what fired (0 nothing, 1 reminded, 2 escalated) so each fires once;
+    ``next_at`` is when the next one is due (indexed: the sweep reads only due rows).
+    """
+
+    __tablename__ = "clocks"
+    __table_args__ = (Index("ix_clocks_state_next_at", "state", "next_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))  # the profile's service level
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(64))  # "request", "minutes:3", "task:RW-0001"
+    awaited: Mapped[str] = mapped_column(String(EMAIL))
+    what: Mapped[str] = mapped_column(Text)  # what is awaited, for the mails
+    original_subject: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    escalate_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open | stopped
+    stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

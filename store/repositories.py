@@ -21,6 +21,7 @@ from store.errors import NotFoundError, UnsupportedDatabaseError
 from store.models import (
     Attachment,
     Base,
+    ClockItem,
     Communication,
     Direction,
     HeldSignoff,
@@ -632,3 +633,37 @@ class MinutesRepository(_Repository):
 
     def delete_task(self, task: Task) -> None:
         self._session.delete(task)
+
+
+class ClockRepository(_Repository):
+    """Running service levels; the sweep reads only the rows that are due."""
+
+    def add(self, clock: ClockItem) -> ClockItem:
+        return self._add(clock)
+
+    def due(self, now: datetime, limit: int = 1000) -> builtins.list[ClockItem]:
+        return self._all(
+            select(ClockItem)
+            .where(ClockItem.state == "open", ClockItem.next_at <= now)
+            .order_by(ClockItem.next_at, ClockItem.id)
+            .limit(limit)
+        )
+
+    def open_for(
+        self, request_id: int, name: str, subject: str | None = None, awaited: str | None = None
+    ) -> builtins.list[ClockItem]:
+        query = select(ClockItem).where(
+            ClockItem.request_id == request_id, ClockItem.name == name, ClockItem.state == "open"
+        )
+        if subject is not None:
+            query = query.where(ClockItem.subject == subject)
+        if awaited is not None:
+            query = query.where(func.lower(ClockItem.awaited) == awaited.lower())
+        return self._all(query.order_by(ClockItem.id))
+
+    def next_for_request(self, request_id: int) -> ClockItem | None:
+        return self._session.scalars(
+            select(ClockItem)
+            .where(ClockItem.request_id == request_id, ClockItem.state == "open")
+            .order_by(ClockItem.due_at)
+        ).first()

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from store.engine import make_session_factory
 from store.repositories import (
     AttachmentRepository,
+    ClockRepository,
     CommunicationRepository,
     InboundRepository,
     IssueRepository,
@@ -50,6 +51,7 @@ class _Open:
     signoffs: SignoffRepository
     meetings: MeetingRepository
     minutes: MinutesRepository
+    clocks: ClockRepository
 
 
 class SqlUnitOfWork:
@@ -75,6 +77,7 @@ class SqlUnitOfWork:
             signoffs=SignoffRepository(session),
             meetings=MeetingRepository(session),
             minutes=MinutesRepository(session),
+            clocks=ClockRepository(session),
         )
         return self
 
@@ -149,3 +152,7 @@ class SqlUnitOfWork:
     @property
     def minutes(self) -> MinutesRepository:
         return self._active().minutes
+
+    @property
+    def clocks(self) -> ClockRepository:
+        return self._active().clocks

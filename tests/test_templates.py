@@ -793,6 +793,54 @@ CONTEXTS: dict[str, dict[str, dict[str, object]]] = {
             "at": "Thu 2026-04-16 15:20 (Asia/Shanghai)",
         },
     },
+    "awaited/reminder": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "title": "供应商对账流程线上化",
+            "what": "审阅启动会纪要（第2版）并回复“确认”或“异议”",
+            "since": "2026年3月17日（周二） 10:20",
+            "due": "2026年3月18日（周三） 10:20",
+            "how": (
+                "请直接回复原纪要邮件（保留主题中的“[纪要] XT-2026-0015”），"
+                "在正文第一行写明“确认”或“异议：理由”。"
+            ),
+            "original_subject": "[纪要] XT-2026-0015 供应商对账流程线上化（第2版）",
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "title": "Supplier reconciliation online",
+            "what": "the minutes of the kickoff meeting held Mon 2026-03-16",
+            "since": "Mon 2026-03-16 16:00 (Asia/Shanghai)",
+            "due": "Tue 2026-03-17 16:00 (Asia/Shanghai)",
+            "how": (
+                "Please mail the minutes to the coordination mailbox "
+                "with '[MINUTES] XT-2026-0015' in the subject."
+            ),
+            "original_subject": "",
+        },
+    },
+    "superior/escalation": {
+        "zh": {
+            "number": "XT-2026-0015",
+            "title": "供应商对账流程线上化",
+            "awaited": "何军 <finance.lead@example.com>",
+            "what": "审阅启动会纪要（第2版）并回复“确认”或“异议”",
+            "since": "2026年3月17日（周二） 10:20",
+            "due": "2026年3月18日（周三） 10:20",
+            "overdue": "已超期 2 个工作日",
+            "reminded": True,
+        },
+        "en": {
+            "number": "XT-2026-0015",
+            "title": "Supplier reconciliation online",
+            "awaited": "Wang Qiang <wang.qiang@example.com>",
+            "what": "acknowledgement of the deadline of task RW-0002 System interface development",
+            "since": "Tue 2026-03-17 18:00 (Asia/Shanghai)",
+            "due": "Wed 2026-03-18 18:00 (Asia/Shanghai)",
+            "overdue": "1 working day overdue",
+            "reminded": False,
+        },
+    },
 }
 
 _SUFFIX = {"subject": "subject", "text": "txt", "html": "html"}

@@ -1,8 +1,11 @@
 """The clocks the service runs every minute (``liaison tick`` runs them once).
 
-Each job is a plain function of the unit of work and ``now``; it returns the mails it
-decided on. Today: the agenda reminder the working day before each meeting. The
-service levels of the profile (reminders and escalations) join here as they are built.
+Every service level the workflow waits on is a stored clock (``store.models.ClockItem``):
+started when a mail asks someone for something, stopped when the awaited reply
+arrives. A sweep fires what is due: first a reminder to the awaited person, then, if the
+profile says so, an escalation to the roles it names. Each fires once per clock and
+level, and only within working hours (outside them it waits for the next working
+period). The agenda reminder the working day before each meeting runs here too.
 """
 
 from __future__ import annotations
@@ -10,7 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from store.models import ClockItem, Request
 from store.uow import SqlUnitOfWork
+from workflow import presenting
+from workflow.actions import Recipient, SendMail
 from workflow.config import WorkflowConfig
 from workflow.meetings import send_agenda_reminders
 from workflow.outbound import queue_mail
@@ -19,7 +25,63 @@ from workflow.outbound import queue_mail
 @dataclass(frozen=True)
 class TickReport:
     mails: int
-    reminders: int
+    reminders: int  # agenda reminders
+    clock_reminders: int = 0
+    escalations: int = 0
+
+
+def start_clock(
+    name: str,
+    request: Request,
+    *,
+    subject: str,
+    awaited: str,
+    what: str,
+    original_subject: str,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> ClockItem | None:
+    """Start the profile's clock ``name`` waiting for ``awaited``; None if the profile
+    has no such clock."""
+    if not config.profile.has_service_level(name):
+        return None
+    level = config.profile.service_level(name)
+    due = level.due(now, config.calendar)
+    return uow.clocks.add(
+        ClockItem(
+            name=name,
+            request_id=request.id,
+            subject=subject,
+            awaited=awaited.lower(),
+            what=what,
+            original_subject=original_subject,
+            started_at=now,
+            due_at=due,
+            escalate_at=level.escalation_due(now, config.calendar),
+            level=0,
+            next_at=due,
+            state="open",
+        )
+    )
+
+
+def stop_clocks(
+    request_id: int,
+    name: str,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    subject: str | None = None,
+    awaited: str | None = None,
+) -> int:
+    """Stop the matching open clocks (the awaited reply arrived); how many stopped."""
+    stopped = uow.clocks.open_for(request_id, name, subject, awaited)
+    for clock in stopped:
+        clock.state = "stopped"
+        clock.stopped_at = now
+        clock.next_at = None
+    return len(stopped)
 
 
 def tick(
@@ -27,8 +89,135 @@ def tick(
 ) -> TickReport:
     """Run every clock once as of ``now``; with ``dry_run`` decide but record nothing."""
     mails = send_agenda_reminders(uow=uow, now=now, config=config)
+    agenda = len(mails)
+    reminded = escalated = 0
+    if config.calendar.in_working_hours(now):
+        for clock in uow.clocks.due(now):
+            fired = _fire(clock, uow=uow, now=now, config=config)
+            mails += fired
+            if fired and clock.level == 1:
+                reminded += 1
+            elif fired and clock.level == 2:
+                escalated += 1
     queued = 0
     if not dry_run:
         for mail in mails:
             queued += len(queue_mail(mail, uow=uow, now=now, config=config))
-    return TickReport(mails=queued if not dry_run else len(mails), reminders=len(mails))
+    return TickReport(
+        mails=queued if not dry_run else len(mails),
+        reminders=agenda,
+        clock_reminders=reminded,
+        escalations=escalated,
+    )
+
+
+def _fire(
+    clock: ClockItem, *, uow: SqlUnitOfWork, now: datetime, config: WorkflowConfig
+) -> list[SendMail]:
+    request = uow.requests.get(clock.request_id)
+    directory = config.directory
+    if clock.level == 0:
+        clock.level = 1
+        clock.next_at = clock.escalate_at
+        lang = "en" if directory.language_of(clock.awaited) == "en" else "zh"
+        person = directory.person(clock.awaited)
+        return [
+            SendMail(
+                template="awaited/reminder",
+                to=(Recipient(clock.awaited, person.name if person else None, lang),),  # type: ignore[arg-type]
+                context={
+                    "number": request.number,
+                    "title": request.title,
+                    "what": clock.what,
+                    "since": presenting.format_instant(clock.started_at, config.timezone, lang),
+                    "due": presenting.format_instant(clock.due_at, config.timezone, lang),
+                    "how": (
+                        "请直接回复原邮件，并把关键词写在正文第一行。"
+                        if lang == "zh"
+                        else "Reply to the original mail with the keyword on the first line."
+                    ),
+                    "original_subject": clock.original_subject,
+                },
+                request_number=request.number,
+                request_id=request.id,
+            )
+        ]
+    clock.level = 2
+    clock.next_at = None
+    targets = _escalation_targets(clock, request, config)
+    if not targets:
+        return []
+    awaited_person = directory.person(clock.awaited)
+    awaited = (
+        f"{awaited_person.name} <{clock.awaited}>"
+        if awaited_person and awaited_person.name
+        else clock.awaited
+    )
+    days = max(config.calendar.working_days_between(clock.due_at, now), 0)
+    mails = []
+    for target in targets:
+        lang = "en" if directory.language_of(target) == "en" else "zh"
+        mails.append(
+            SendMail(
+                template="superior/escalation",
+                to=(Recipient(target, None, lang),),  # type: ignore[arg-type]
+                context={
+                    "number": request.number,
+                    "title": request.title,
+                    "awaited": awaited,
+                    "what": clock.what,
+                    "since": presenting.format_instant(clock.started_at, config.timezone, lang),
+                    "due": presenting.format_instant(clock.due_at, config.timezone, lang),
+                    "overdue": f"已超期 {days} 个工作日"
+                    if lang == "zh"
+                    else f"{days} working day(s) overdue",
+                    # The reminder to the awaited person always comes first.
+                    "reminded": True,
+                },
+                request_number=request.number,
+                request_id=request.id,
+            )
+        )
+    return mails
+
+
+def _escalation_targets(clock: ClockItem, request: Request, config: WorkflowConfig) -> list[str]:
+    """The addresses the profile's escalation roles stand for, for this clock."""
+    directory = config.directory
+    level = config.profile.service_level(clock.name)
+    awaited_department = directory.department_of(clock.awaited)
+    found: list[str] = []
+    for role in level.escalate_to:
+        addresses: list[str | None] = []
+        if role == "office_head":
+            addresses = (
+                [directory.office_head] if directory.office_head else list(config.coordinators)
+            )
+        elif role == "coordination_office":
+            addresses = list(config.coordinators)
+        elif role == "lead_head":
+            addresses = [
+                directory.head_of(request.lead_department) if request.lead_department else None
+            ]
+        elif role == "lead_superior":
+            addresses = [
+                directory.superior_of(request.lead_department) if request.lead_department else None
+            ]
+        elif role in ("owner_head", "pending_heads"):
+            addresses = [awaited_department.head if awaited_department else None]
+        elif role in (
+            "owner_superior",
+            "pending_superiors",
+            "acceptor_superior",
+            "requester_superior",
+        ):
+            addresses = [awaited_department.superior if awaited_department else None]
+        elif role == "requester_head":
+            department = directory.department_of(request.requester_email)
+            addresses = [department.head if department else None]
+        for address in addresses:
+            if address and address.lower() != clock.awaited and address.lower() not in found:
+                found.append(address.lower())
+    if not found:  # nobody the directory can name: the coordination office hears of it
+        found = [a.lower() for a in config.coordinators if a.lower() != clock.awaited]
+    return found

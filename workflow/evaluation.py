@@ -15,6 +15,7 @@ from store.models import Request
 from store.uow import SqlUnitOfWork
 from workflow import presenting
 from workflow.actions import Applied, Recipient, SendMail
+from workflow.clocks import stop_clocks
 from workflow.config import WorkflowConfig
 from workflow.meetings import cancel_meetings, schedule_kickoff
 from workflow.signoff import Accepted
@@ -110,6 +111,7 @@ def _accept(
     request.supporting_departments = [s for s in support if s != lead]
     request.state = "accepted"
     request.updated_at = now
+    stop_clocks(request.id, "evaluate_request", uow=uow, now=now)
     req_lang = request.language if request.language in ("zh", "en") else "zh"
     deadline = config.profile.service_level("kickoff_meeting").due(now, config.calendar)
     sep = "、" if req_lang == "zh" else ", "
@@ -158,6 +160,7 @@ def _return(
 ) -> Applied:
     request.state = "returned"
     request.updated_at = now
+    stop_clocks(request.id, "evaluate_request", uow=uow, now=now)
     cancelled = cancel_meetings(request, reason, uow=uow, now=now, config=config)
     lang = request.language if request.language in ("zh", "en") else "zh"
     labels = presenting.REQUEST_LABELS[lang]

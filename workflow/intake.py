@@ -24,6 +24,7 @@ from store.models import Attachment, Communication, InboundMessage, Issue, Outbo
 from store.uow import SqlUnitOfWork
 from workflow import presenting
 from workflow.actions import Recipient, SendMail
+from workflow.clocks import start_clock, stop_clocks
 from workflow.config import WorkflowConfig
 from workflow.errors import NotFoundError, RejectedInputError
 from workflow.meetings import record_calendar_reply, schedule_problem_meeting
@@ -274,6 +275,19 @@ def _register_request(
     _record_inbound(parsed, row, request.id, uow=uow, now=now, summary=summary)
 
     deadline = config.profile.service_level("evaluate_request").due(now, config.calendar)
+    stop_clocks(request.id, "evaluate_request", uow=uow, now=now)  # a resubmission restarts it
+    for coordinator in config.coordinators:
+        start_clock(
+            "evaluate_request",
+            request,
+            subject="request",
+            awaited=coordinator,
+            what=f"评估需求 {number}，回复“受理 牵头部门：… 配合部门：…”或“退回：理由”",
+            original_subject=f"[评估] {number} {request.title}",
+            uow=uow,
+            now=now,
+            config=config,
+        )
     requester = Recipient(sender, parsed.headers.from_name, parsed.language)
     references = (parsed.headers.message_id,) if parsed.headers.message_id else ()
     ack = SendMail(

@@ -20,6 +20,7 @@ from store.models import InboundMessage, Minutes, MinutesConfirmation, Request, 
 from store.uow import SqlUnitOfWork
 from workflow import presenting
 from workflow.actions import Applied, Recipient, SendMail
+from workflow.clocks import start_clock, stop_clocks
 from workflow.config import WorkflowConfig
 from workflow.directory import Ambiguous, Conflict, Directory, Person, Resolved, Unknown
 from workflow.signoff import Accepted
@@ -103,6 +104,9 @@ def record_minutes(
     for old in previous:
         if old.state in ("confirming", "objected"):
             old.state = "superseded"
+            stop_clocks(
+                request.id, "minutes_confirmed", uow=uow, now=now, subject=f"minutes:{old.id}"
+            )
             for task in uow.minutes.tasks_of_minutes(old.id):
                 if task.state == "draft":
                     uow.minutes.delete_task(task)
@@ -150,6 +154,18 @@ def record_minutes(
     request.state = "minutes_confirming"
     request.updated_at = now
     uow.session.flush()
+    for _, head in heads:
+        start_clock(
+            "minutes_confirmed",
+            request,
+            subject=f"minutes:{minutes.id}",
+            awaited=head,
+            what=f"确认第{minutes.version}版会议纪要（回复“确认”或“异议：理由”）",
+            original_subject=f"[纪要] {request.number} {request.title}（第{minutes.version}版）",
+            uow=uow,
+            now=now,
+            config=config,
+        )
     return request.number, _for_confirmation(
         minutes, request, heads, uow=uow, now=now, config=config
     )
@@ -363,6 +379,14 @@ def apply_confirmation(
             (not_applicable(parsed, verdict.signer, request, action, "", [], config=config),),
         )
     confirmation.at = now
+    stop_clocks(
+        request.id,
+        "minutes_confirmed",
+        uow=uow,
+        now=now,
+        subject=f"minutes:{minutes.id}",
+        awaited=head,
+    )
     if action == "object":
         confirmation.state = "objected"
         confirmation.reason = str(value or "").strip() or None
@@ -416,6 +440,17 @@ def _finalise(
     for task in tasks:
         task.state = "assigned"
         task.updated_at = now
+        start_clock(
+            "task_acknowledged",
+            request,
+            subject=f"task:{task.ref}",
+            awaited=task.owner_email,
+            what=f"确认任务 {task.ref}「{task.title}」的期限（回复“收到”或“申请改期：日期 理由”）",
+            original_subject=f"[任务] {request.number}/{task.ref} {task.title}",
+            uow=uow,
+            now=now,
+            config=config,
+        )
         lang = _lang(directory, task.owner_email)
         cc = tuple(
             Recipient(c, None, _lang(directory, c))  # type: ignore[arg-type]

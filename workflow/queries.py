@@ -11,21 +11,16 @@ from store.uow import SqlUnitOfWork
 from workflow.config import WorkflowConfig
 from workflow.errors import NotFoundError
 
-#: The clock that runs in each state, measured from the request's last change.
-_STATE_CLOCKS = {"registered": "evaluate_request", "accepted": "kickoff_meeting"}
+
+def next_deadline(request: Request, uow: SqlUnitOfWork) -> datetime | None:
+    """When the earliest thing the request waits for is due (its open clocks)."""
+    clock = uow.clocks.next_for_request(request.id)
+    return clock.due_at if clock is not None else None
 
 
-def next_deadline(request: Request, config: WorkflowConfig) -> datetime | None:
-    """When the step the request waits for is due, by the profile's service levels."""
-    clock = _STATE_CLOCKS.get(request.state)
-    if clock is None or not config.profile.has_service_level(clock):
-        return None
-    return config.profile.service_level(clock).due(request.updated_at, config.calendar)
-
-
-def request_summary(request: Request, config: WorkflowConfig) -> dict[str, Any]:
+def request_summary(request: Request, config: WorkflowConfig, uow: SqlUnitOfWork) -> dict[str, Any]:
     tz = config.timezone
-    deadline = next_deadline(request, config)
+    deadline = next_deadline(request, uow)
     return {
         "number": request.number,
         "state": request.state,
@@ -40,7 +35,7 @@ def request_summary(request: Request, config: WorkflowConfig) -> dict[str, Any]:
 def list_requests(
     uow: SqlUnitOfWork, config: WorkflowConfig, state: str | None = None
 ) -> list[dict[str, Any]]:
-    return [request_summary(r, config) for r in uow.requests.list(state=state)]
+    return [request_summary(r, config, uow) for r in uow.requests.list(state=state)]
 
 
 def show_request(uow: SqlUnitOfWork, number: str, config: WorkflowConfig) -> dict[str, Any]:
@@ -48,7 +43,7 @@ def show_request(uow: SqlUnitOfWork, number: str, config: WorkflowConfig) -> dic
     request = uow.requests.by_number(number.upper())
     if request is None:
         raise NotFoundError(f"no request numbered {number}")
-    view = request_summary(request, config)
+    view = request_summary(request, config, uow)
     view.update(
         {
             "revision": request.revision,

@@ -15,6 +15,7 @@ from store.models import Request, Task
 from store.uow import SqlUnitOfWork
 from workflow import presenting
 from workflow.actions import Applied, Recipient, SendMail
+from workflow.clocks import start_clock, stop_clocks
 from workflow.config import WorkflowConfig
 from workflow.directory import Directory
 from workflow.signoff import Accepted
@@ -86,6 +87,8 @@ def apply_owner_reply(
     if task is None:
         return _not_applicable(verdict, request, parsed, action, None, config)
     open_states = ("assigned", "acknowledged", "returned")
+    if action in ("ack", "reschedule", "done"):
+        stop_clocks(request.id, "task_acknowledged", uow=uow, now=now, subject=f"task:{task.ref}")
     if action == "ack" and task.state == "assigned":
         task.state = "acknowledged"
         task.acknowledged_at = now
@@ -232,6 +235,17 @@ def _report_done(
 ) -> Applied:
     task.state = "done"
     task.done_at = now
+    start_clock(
+        "acceptance_review",
+        request,
+        subject=f"task:{task.ref}",
+        awaited=request.requester_email,
+        what=f"验收任务 {task.ref}「{task.title}」的成果（回复“验收通过”或“退回：理由”）",
+        original_subject=f"[验收] {request.number}/{task.ref} {task.title}",
+        uow=uow,
+        now=now,
+        config=config,
+    )
     task.done_message_id = inbound_id
     task.updated_at = now
     directory = config.directory
@@ -288,6 +302,7 @@ def review_deliverable(
     lang = _lang(directory, task.owner_email)
     reviewer = _who(directory, verdict.signer)
     task.updated_at = now
+    stop_clocks(request.id, "acceptance_review", uow=uow, now=now, subject=f"task:{task.ref}")
     if action == "return":
         task.state = "returned"
         reason = str(value or "").strip()

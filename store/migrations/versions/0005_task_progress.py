@@ -36,7 +36,6 @@ def upgrade() -> None:
             ["id"],
         )
 
-
     with op.batch_alter_table("signoffs") as batch:
         batch.drop_constraint(op.f("uq_signoffs_outbox_id"), type_="unique")
         batch.create_unique_constraint(
