@@ -202,6 +202,32 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from daemon.export_files import default_filename, write_html, write_xlsx, write_zip
+    from store.uow import SqlUnitOfWork
+    from workflow.export import dossier, raw_messages
+
+    app = _app(args, migrate=False)
+    try:
+        with SqlUnitOfWork(app.session_factory) as uow:
+            built = dossier(uow, args.number, app.workflow, language=args.lang)
+            messages = raw_messages(uow, args.number) if args.format == "zip" else []
+    finally:
+        app.close()
+    out = Path(args.output) if args.output else Path(default_filename(built.number, args.format))
+    try:
+        if args.format == "xlsx":
+            write_xlsx(built, out)
+        elif args.format == "html":
+            write_html(built, out)
+        else:
+            write_zip(built, messages, out)
+    except OSError as exc:
+        raise CliError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
 def cmd_quarantine(args: argparse.Namespace) -> int:
     from daemon.inbound import Arrival, Outcome, SourceRef
     from daemon.pipeline import Pipeline
@@ -393,6 +419,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("show", cmd_show, "show one request")
     p.add_argument("number", help="request number, e.g. XT-2026-0001")
     p.add_argument("--json", action="store_true")
+    p = add("export", cmd_export, "write the dossier of one request (xlsx, html or zip)")
+    p.add_argument("number", help="request number, e.g. XT-2026-0001")
+    p.add_argument("--format", required=True, choices=["xlsx", "html", "zip"])
+    p.add_argument("-o", "--output", metavar="FILE", help="output file (default: NUMBER.FORMAT)")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh", help="column names (default: zh)")
     p = add("quarantine", cmd_quarantine, "messages that could not be processed")
     p.add_argument("action", choices=["list", "show", "retry"])
     p.add_argument("id", nargs="?", type=int, help="message id (show, retry)")
