@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 
@@ -39,6 +39,17 @@ class SendMail:
     #: An iTIP object shown inline as ``text/calendar; method=...`` (with the same bytes
     #: attached as invite.ics in ``attachments``): ``(ics bytes, METHOD)``.
     calendar_part: tuple[bytes, str] | None = field(default=None, repr=False)
+
+    def in_answer_to(self, message_id: str | None) -> SendMail:
+        """This mail as an automatic answer to ``message_id``: threaded under it and
+        marked ``Auto-Submitted: auto-replied``."""
+        return replace(
+            self,
+            in_reply_to=message_id,
+            references=(message_id,) if message_id else (),
+            answering=True,
+        )
+
     attachments: tuple[tuple[str, str, bytes], ...] = field(default=(), repr=False)
 
 

@@ -100,10 +100,7 @@ def _accept(
                     },
                     request_number=request.number,
                     request_id=request.id,
-                    in_reply_to=parsed.headers.message_id,
-                    references=(parsed.headers.message_id,) if parsed.headers.message_id else (),
-                    answering=True,
-                ),
+                ).in_answer_to(parsed.headers.message_id),
             ),
         )
     assert lead is not None

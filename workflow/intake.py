@@ -289,7 +289,6 @@ def _register_request(
             config=config,
         )
     requester = Recipient(sender, parsed.headers.from_name, parsed.language)
-    references = (parsed.headers.message_id,) if parsed.headers.message_id else ()
     ack = SendMail(
         template="requester/acknowledged",
         to=(requester,),
@@ -298,10 +297,7 @@ def _register_request(
         ),
         request_number=number,
         request_id=request.id,
-        in_reply_to=parsed.headers.message_id,
-        references=references,
-        answering=True,
-    )
+    ).in_answer_to(parsed.headers.message_id)
     office = tuple(Recipient(addr, None, "zh") for addr in config.coordinators)
     notice = SendMail(
         template="office/evaluation_notice",
@@ -359,10 +355,7 @@ def _answer_invalid(
             template=template,
             to=(sender,),
             context=presenting.problems_context(parsed, config.timezone, parsed.language),
-            in_reply_to=parsed.headers.message_id,
-            references=(parsed.headers.message_id,) if parsed.headers.message_id else (),
-            answering=True,
-        )
+        ).in_answer_to(parsed.headers.message_id)
     ]
 
 
@@ -424,10 +417,7 @@ def _record_issue(
             ),
             request_number=number,
             request_id=issue.request_id,
-            in_reply_to=parsed.headers.message_id,
-            references=(parsed.headers.message_id,) if parsed.headers.message_id else (),
-            answering=True,
-        ),
+        ).in_answer_to(parsed.headers.message_id),
     ]
 
 

@@ -265,10 +265,7 @@ def _returned(
         },
         request_number=request.number if request else None,
         request_id=request.id if request else None,
-        in_reply_to=parsed.headers.message_id,
-        references=(parsed.headers.message_id,) if parsed.headers.message_id else (),
-        answering=True,
-    )
+    ).in_answer_to(parsed.headers.message_id)
 
 
 def _item_line(task: Task, tz: object, lang: str) -> str:

@@ -398,10 +398,7 @@ def not_applicable(
         },
         request_number=request.number if request else None,
         request_id=request.id if request else None,
-        in_reply_to=parsed.headers.message_id,
-        references=(parsed.headers.message_id,) if parsed.headers.message_id else (),
-        answering=True,
-    )
+    ).in_answer_to(parsed.headers.message_id)
 
 
 def _receipt(
@@ -427,10 +424,7 @@ def _receipt(
         },
         request_number=request.number if request else None,
         request_id=request.id if request else None,
-        in_reply_to=parsed.headers.message_id,
-        references=(parsed.headers.message_id,) if parsed.headers.message_id else (),
-        answering=True,
-    )
+    ).in_answer_to(parsed.headers.message_id)
 
 
 # --- holding ----------------------------------------------------------------------------------
@@ -513,10 +507,7 @@ def _hold(
                 },
                 request_number=request.number if request else None,
                 request_id=request.id if request else None,
-                in_reply_to=parsed.headers.message_id,
-                references=(parsed.headers.message_id,) if parsed.headers.message_id else (),
-                answering=True,
-            )
+            ).in_answer_to(parsed.headers.message_id)
         )
     return mails
 
@@ -539,8 +530,5 @@ def _not_understood(
             template="sender/reply_not_understood",
             to=(recipient,),
             context=presenting.not_understood_context(parsed, parsed.language),
-            in_reply_to=parsed.headers.message_id,
-            references=(parsed.headers.message_id,) if parsed.headers.message_id else (),
-            answering=True,
-        )
+        ).in_answer_to(parsed.headers.message_id)
     ]
