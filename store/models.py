@@ -270,9 +270,10 @@ class HeldState(StrEnum):
 
 
 class Signoff(Base):
-    """A sign-off that changed state. One per asking mail and action: the same answer to
-    the same mail again (a replay, a forwarded copy) finds this row and changes nothing,
-    while an owner may answer one task mail first with 收到 and later with 完成."""
+    """A sign-off that changed state. One decision per asking mail: an answer to a mail
+    that already carried one (a replay, a forwarded copy) changes nothing. Only a task
+    mail takes several distinct answers (收到, later 完成), each once; the unique key is
+    therefore (mail, action), and ``workflow.replies`` enforces one decision per mail."""
 
     __tablename__ = "signoffs"
     __table_args__ = (UniqueConstraint("outbox_id", "action"),)

@@ -393,9 +393,7 @@ def test_meetings_are_published_to_the_team_calendar_with_the_mailed_sequence(
         )
         assert dispatcher.drain().failed == 0
         uid = str(w.meeting()["uid"])
-        team = CaldavCalendar(
-            url, username=radicale_calendar.username, password=secret.read_text()
-        )
+        team = CaldavCalendar(url, username=radicale_calendar.username, password=secret.read_text())
         stored = team.get(uid)
         assert stored is not None and stored.sequence == 0 and not stored.cancelled
 

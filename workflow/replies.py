@@ -109,7 +109,7 @@ def record_reply(
     if (
         isinstance(verdict, Accepted)
         and action in SIGNOFF_ACTIONS
-        and uow.signoffs.for_outbox(verdict.outbox.id, action) is not None
+        and _already_answered(verdict.outbox.id, context, action, uow)
     ):
         verdict = Held(
             "replayed", f"{verdict.outbox.message_id} was answered so already", verdict.outbox
@@ -202,7 +202,7 @@ def apply_reviewed(
             f"held reply {held_id} answers no mail of ours ({held.reason}); it can only be rejected"
         )
     answered = uow.outbox.get(held.outbox_id)
-    if uow.signoffs.for_outbox(answered.id, held.action) is not None:
+    if _already_answered(answered.id, answered.reply_context, held.action, uow):
         raise NotFoundError(
             f"{answered.message_id} was signed off already; reject {held_id} instead"
         )
@@ -276,6 +276,18 @@ def _looks_like_an_absence_notice(parsed: ParsedMessage) -> bool:
     text = parsed.reply.new_text if parsed.reply else ""
     lines = [ln for ln in text.splitlines() if ln.strip()][:3]
     return any(_ABSENCE.search(ln) for ln in lines)
+
+
+#: Contexts whose mail asks for several distinct answers over time (收到, later 完成);
+#: every other asking mail takes one decision, whichever keyword gives it.
+_MANY_ANSWERS = frozenset({"task"})
+
+
+def _already_answered(outbox_id: int, context: str | None, action: str, uow: SqlUnitOfWork) -> bool:
+    """A replay: this mail already carried this sign-off (for a task mail: this action)."""
+    if context in _MANY_ANSWERS:
+        return uow.signoffs.for_outbox(outbox_id, action) is not None
+    return uow.signoffs.for_outbox(outbox_id) is not None
 
 
 def _answers_ours(parsed: ParsedMessage, uow: SqlUnitOfWork) -> bool:
