@@ -1,6 +1,6 @@
 """Run the intake benchmarks and print a markdown summary (``make bench``).
 
-    python -m bench.run                         # modest sizes: a few minutes on 2 cores
+    python -m bench.run                         # modest sizes: about 3 minutes on 2 cores
     python -m bench.run --full                  # 2,000 messages x 5 rounds, 300 requests
     python -m bench.run --profile -o results.md # with the ingest breakdown, also to a file
 
@@ -58,9 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="bigger runs: 2,000 messages x 5 rounds, 300 latency samples",
     )
-    parser.add_argument("--messages", type=int, help="ingest: messages per round (500)")
+    parser.add_argument("--messages", type=int, help="ingest: messages per round (300)")
     parser.add_argument("--rounds", type=int, help="ingest: rounds (3)")
-    parser.add_argument("--samples", type=int, help="latency: requests (100)")
+    parser.add_argument("--samples", type=int, help="latency: requests (50)")
     parser.add_argument("--profile", action="store_true", help="ingest: phase breakdown, cProfile")
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
@@ -70,9 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
-    messages = args.messages or (2000 if args.full else 500)
+    messages = args.messages or (2000 if args.full else 300)
     rounds = args.rounds or (5 if args.full else 3)
-    samples = args.samples or (300 if args.full else 100)
+    samples = args.samples or (300 if args.full else 50)
 
     def progress(line: str) -> None:
         print(f"  {line}", file=sys.stderr, flush=True)
