@@ -14,7 +14,6 @@ and the mail user is `nobody`. As any other user everything runs as that user.
 
 from __future__ import annotations
 
-import datetime
 import grp
 import os
 import pwd
@@ -33,6 +32,7 @@ from typing import Any
 import pytest
 from imapclient import IMAPClient
 
+from tests.servers.certificates import write_self_signed
 from tests.servers.requirements import missing_server
 
 DOVECOT = "/usr/sbin/dovecot"
@@ -271,10 +271,11 @@ def _start_in(root: Path, capabilities: str | None) -> DovecotServer:
     users.write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
     users.chmod(0o644)  # read by the auth worker, an unprivileged user
 
-    ca_file = _write_certificate(root)
+    pair = write_self_signed(root, "dovecot", "localhost")
+    ca_file = pair[0] if pair is not None else None
     port, tls_port = _free_ports(2)
-    if ca_file is not None:
-        ssl = f"ssl = yes\nssl_cert = <{root}/cert.pem\nssl_key = <{root}/key.pem"
+    if pair is not None:
+        ssl = f"ssl = yes\nssl_cert = <{pair[0]}\nssl_key = <{pair[1]}"
     else:
         ssl, tls_port = "ssl = no", 0
     extra = f"imap_capability = {capabilities}" if capabilities else ""
@@ -357,51 +358,6 @@ def _wait_until_greeting(server: DovecotServer) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"dovecot did not accept connections:\n{server.log}")
         time.sleep(0.05)  # polling a condition with a deadline, not waiting for luck
-
-
-def _write_certificate(root: Path) -> Path | None:
-    """A self-signed certificate for 127.0.0.1/localhost; None without `cryptography`."""
-    try:
-        import ipaddress
-
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-    except ImportError:
-        return None
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file = root / "cert.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file = root / "key.pem"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_file.chmod(0o600)
-    return cert_file
 
 
 @contextmanager
