@@ -30,10 +30,6 @@ Kind = Literal[
 #: Kinds that are recorded but never answered and never change workflow state.
 NOISE_KINDS: frozenset[str] = frozenset({"auto_reply", "bounce", "list", "loop", "read_receipt"})
 
-ReplyContextName = Literal[
-    "minutes", "task", "deliverable", "evaluation", "approval", "meeting", "notice", "datechange"
-]
-
 
 @dataclass(frozen=True)
 class ParseOptions:

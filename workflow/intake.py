@@ -97,19 +97,7 @@ def ingest(
         row = earlier
 
     if row is None:
-        row = InboundMessage(
-            source=mail.source,
-            source_uidvalidity=mail.uidvalidity,
-            source_uid=mail.uid,
-            message_id=parsed.headers.message_id,
-            content_sha256=sha,
-            raw=mail.raw,
-            size=len(mail.raw),
-            received_at=now,
-            state="received",
-            attempts=0,
-        )
-        uow.inbound.add(row)
+        row = _keep(mail, sha, parsed.headers.message_id, uow=uow, now=now)
     row.message_id = parsed.headers.message_id
     row.kind = parsed.kind
     uow.session.flush()
@@ -153,6 +141,26 @@ def ingest(
     return IngestResult("processed", row.id, parsed.kind, number, tuple(queued))
 
 
+def _keep(
+    mail: InboundMail, sha: str, message_id: str | None, *, uow: SqlUnitOfWork, now: datetime
+) -> InboundMessage:
+    """A new inbound row holding the raw bytes as they arrived, not processed yet."""
+    return uow.inbound.add(
+        InboundMessage(
+            source=mail.source,
+            source_uidvalidity=mail.uidvalidity,
+            source_uid=mail.uid,
+            message_id=message_id,
+            content_sha256=sha,
+            raw=mail.raw,
+            size=len(mail.raw),
+            received_at=now,
+            state="received",
+            attempts=0,
+        )
+    )
+
+
 def _quarantine_rejected(
     mail: InboundMail,
     row: InboundMessage | None,
@@ -164,19 +172,7 @@ def _quarantine_rejected(
 ) -> IngestResult:
     """Keep a message the parser refused, quarantined with the reason (never retried)."""
     if row is None:
-        row = InboundMessage(
-            source=mail.source,
-            source_uidvalidity=mail.uidvalidity,
-            source_uid=mail.uid,
-            message_id=None,
-            content_sha256=sha,
-            raw=mail.raw,
-            size=len(mail.raw),
-            received_at=now,
-            state="received",
-            attempts=0,
-        )
-        uow.inbound.add(row)
+        row = _keep(mail, sha, None, uow=uow, now=now)
     row.state = "quarantined"
     row.reason = f"rejected: {reason}"[:2000]
     row.processed_at = now
@@ -196,19 +192,7 @@ def record_failure(
     sha = content_hash(mail.raw)
     row = uow.inbound.find_duplicate(mail.source, mail.uidvalidity, mail.uid, None, sha)
     if row is None:
-        row = InboundMessage(
-            source=mail.source,
-            source_uidvalidity=mail.uidvalidity,
-            source_uid=mail.uid,
-            message_id=None,
-            content_sha256=sha,
-            raw=mail.raw,
-            size=len(mail.raw),
-            received_at=now,
-            state="received",
-            attempts=0,
-        )
-        uow.inbound.add(row)
+        row = _keep(mail, sha, None, uow=uow, now=now)
     elif row.state != "received":
         return row.state == "quarantined"
     row.attempts = (row.attempts or 0) + 1
