@@ -23,7 +23,7 @@ from templates.compose import (
     message_id_domain_for,
     sanitize_header_value,
 )
-from templates.errors import InvalidAddressError, InvalidHeaderError
+from templates.errors import ComposeError, InvalidAddressError, InvalidHeaderError
 from templates.render import render_mail
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -375,6 +375,44 @@ def test_ascii_body_stays_readable_and_long_lines_are_encoded() -> None:
     assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
     body = _parse(raw).get_body(("plain",))
     assert body is not None and body.get_content().replace("\r\n", "\n") == long_line
+
+
+_BODY_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from("\n\t=. 中"),
+    max_size=400,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_BODY_TEXT, html=_BODY_TEXT, long_line=st.integers(0, 1200))
+def test_any_body_reads_back_as_written(text: str, html: str, long_line: int) -> None:
+    """Whatever encoding the writer picks (7bit, quoted-printable, base64), a standard
+    parser gives back the text, lines ending in LF, and no line is longer than 78."""
+    text = "x" * long_line + "\n" + text
+    raw = compose(_mail(text=text, html=html))
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+    message = _parse(raw)
+    assert not message.defects
+    parts = [message.get_body(("plain",))] + ([message.get_body(("html",))] if html else [])
+    for part, given_text in zip(parts, [text, html], strict=False):
+        assert part is not None
+        expected = b"\n".join(given_text.encode().splitlines()).decode() + "\n"
+        assert part.get_content().replace("\r\n", "\n") == expected
+
+
+def test_the_last_guard_refuses_a_header_we_did_not_write() -> None:
+    from templates.compose import _verify
+
+    good = compose(_mail())
+    names = ["From", "To", "Subject", "Date", "Message-ID"]
+    names += ["Auto-Submitted", "X-Auto-Response-Suppress", LOOP_HEADER]
+    _verify(good, names)
+    head, _, body = good.partition(b"\r\n\r\n")
+    for injected in (b"Bcc: victim@example.org", b"Subject: again", b"not a header"):
+        with pytest.raises(ComposeError):
+            _verify(head + b"\r\n" + injected + b"\r\n\r\n" + body, names)
+    with pytest.raises(ComposeError):
+        _verify(good.replace(b"\r\nTo:", b"\nTo:", 1), names)
 
 
 def test_body_line_endings_are_crlf_whatever_the_template_gave() -> None:
