@@ -12,7 +12,18 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, delete, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TableValuedAlias
@@ -75,9 +86,16 @@ class _Repository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def _add(self, row: _Row) -> _Row:
+    def _add(self, row: _Row, *, flush: bool = True) -> _Row:
+        """Add ``row``; with ``flush`` (the default) it is inserted now and has its id.
+
+        Append-only rows whose id nobody reads right away pass ``flush=False``: they are
+        inserted with the next flush (before any query, at the latest at commit), several
+        rows of one table in one statement.
+        """
         self._session.add(row)
-        self._session.flush()
+        if flush:
+            self._session.flush()
         return row
 
     def _get(self, entity: type[_Row], row_id: int) -> _Row:
@@ -114,27 +132,39 @@ class InboundRepository(_Repository):
         """The earliest stored message that this one repeats, or None.
 
         Looked up by source identity (source, UIDVALIDITY, UID) first, then by
-        Message-ID, then by the SHA-256 of the raw bytes.
+        Message-ID, then by the SHA-256 of the raw bytes: one query, each condition
+        served by its own index, the order of preference in ``ORDER BY``.
         """
+        ranked: list[tuple[ColumnElement[bool], int]] = []
         if uid is not None:
             validity: ColumnElement[bool] = (
                 InboundMessage.source_uidvalidity.is_(None)
                 if uidvalidity is None
                 else InboundMessage.source_uidvalidity == uidvalidity
             )
-            found = self._first(
+            identity = and_(
                 InboundMessage.source == source, validity, InboundMessage.source_uid == uid
             )
-            if found is not None:
-                return found
+            ranked.append((identity, 0))
         if message_id is not None:
-            found = self._first(InboundMessage.message_id == message_id)
-            if found is not None:
-                return found
-        return self._first(InboundMessage.content_sha256 == sha256)
+            ranked.append((InboundMessage.message_id == message_id, 1))
+        ranked.append((InboundMessage.content_sha256 == sha256, 2))
+        statement = (
+            select(InboundMessage)
+            .where(or_(*(condition for condition, _ in ranked)))
+            .order_by(case(*ranked, else_=3), InboundMessage.id)
+            .limit(1)
+        )
+        return self._session.scalars(statement).first()
 
-    def _first(self, *conditions: ColumnElement[bool]) -> InboundMessage | None:
-        statement = select(InboundMessage).where(*conditions).order_by(InboundMessage.id).limit(1)
+    def by_message_id(self, message_id: str) -> InboundMessage | None:
+        """The earliest stored message with this Message-ID, or None."""
+        statement = (
+            select(InboundMessage)
+            .where(InboundMessage.message_id == message_id)
+            .order_by(InboundMessage.id)
+            .limit(1)
+        )
         return self._session.scalars(statement).first()
 
     def count_attempt(self, message_id: int, reason: str) -> int:
@@ -254,7 +284,8 @@ class AttachmentRepository(_Repository):
     """Attachment records; their bytes are in the blob store under ``sha256``."""
 
     def add(self, attachment: Attachment) -> Attachment:
-        return self._add(attachment)
+        """Added without a flush: its id is assigned at the next flush."""
+        return self._add(attachment, flush=False)
 
     def for_message(self, inbound_message_id: int) -> builtins.list[Attachment]:
         """The attachments of one inbound message, in the order they were added."""
@@ -275,7 +306,8 @@ class CommunicationRepository(_Repository):
     """The communication log of requests."""
 
     def add(self, communication: Communication) -> Communication:
-        return self._add(communication)
+        """Added without a flush: its id is assigned at the next flush."""
+        return self._add(communication, flush=False)
 
     def for_request(self, request_id: int) -> builtins.list[Communication]:
         """The request's log in time order."""
@@ -639,7 +671,8 @@ class ClockRepository(_Repository):
     """Running service levels; the sweep reads only the rows that are due."""
 
     def add(self, clock: ClockItem) -> ClockItem:
-        return self._add(clock)
+        """Added without a flush: its id is assigned at the next flush."""
+        return self._add(clock, flush=False)
 
     def due(self, now: datetime, limit: int = 1000) -> builtins.list[ClockItem]:
         return self._all(

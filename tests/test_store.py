@@ -674,6 +674,7 @@ def test_issues_attachments_and_communications_queries(factory: sessionmaker[Ses
                     kind="reply",
                 )
             )
+            uow.session.flush()  # append-only rows are inserted at the next flush
 
 
 def test_count_sent_since_counts_outbound_mail_to_one_address(
@@ -715,6 +716,7 @@ def test_foreign_keys_are_enforced(factory: sessionmaker[Session]) -> None:
         uow.attachments.add(
             Attachment(inbound_message_id=999, sha256="1" * 64, size=1, content_type="a/b")
         )
+        uow.session.flush()  # append-only rows are inserted at the next flush
 
 
 # --- outbox --------------------------------------------------------------------------
@@ -980,6 +982,7 @@ def test_errors_are_classified_transient_or_permanent(
             uow.attachments.add(
                 Attachment(inbound_message_id=999, sha256="1" * 64, size=1, content_type="a/b")
             )
+            uow.session.flush()
         except IntegrityError as error:
             assert not is_transient(error)
         else:

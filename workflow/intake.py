@@ -89,9 +89,8 @@ def ingest(
     except RejectedInputError as exc:
         return _quarantine_rejected(mail, row, exc.reason, sha=sha, uow=uow, now=now)
     if row is None and parsed.headers.message_id:
-        earlier = uow.inbound.find_duplicate(
-            mail.source, mail.uidvalidity, mail.uid, parsed.headers.message_id, sha
-        )
+        # Identity and content were looked up above; only the Message-ID is new here.
+        earlier = uow.inbound.by_message_id(parsed.headers.message_id)
         if earlier is not None and earlier.state != "received":
             return IngestResult("duplicate", earlier.id, earlier.kind, reason="same Message-ID")
         row = earlier
