@@ -292,8 +292,8 @@ def run_round(
 _PHASES: tuple[tuple[str, str, str], ...] = (
     ("workflow.outbound", "render_mail", "render (templates/render.py, Jinja2)"),
     ("workflow.outbound", "compose", "compose (templates/compose.py, MIME)"),
-    ("templates.compose", "_body", "  text parts (MIMEPart.set_content)"),
-    ("templates.compose", "_verify", "  re-parse check (_verify)"),
+    ("templates.compose", "_body", "  body parts (encoding and MIME structure)"),
+    ("templates.compose", "_verify", "  header check (_verify)"),
 )
 
 

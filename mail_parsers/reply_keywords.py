@@ -143,6 +143,9 @@ _DUE_LABEL: Final = re.compile(
     r"(?:新期限|新截止(?:时间|日期)?|期限|截止(?:时间|日期)?|new\s+due(?:\s+date)?|due(?:\s+date)?)\s*[:：]",
     re.IGNORECASE,
 )
+_OWNER_LABEL: Final = re.compile(
+    r"(?:新负责人|新责任人|负责人|责任人|(?<![A-Za-z-])(?:new\s+)?owner)\s*[:：]", re.IGNORECASE
+)
 _LIST_SPLIT: Final = re.compile(r"[、,，;；]")
 _NONE_WORDS: Final = frozenset({"无", "没有", "none", "n/a", "na", "-", "—"})
 _AFTER_DATE: Final = re.compile(r"^\s*(?:之前|以前|前)")
@@ -221,15 +224,35 @@ def _datetime_value(rest: str, today: date | None) -> str | None:
 
 
 def _resolve_value(rest: str, today: date | None) -> dict[str, object]:
-    due_match = _DUE_LABEL.search(rest)
-    if due_match is None:
-        return {"measures": _clean(rest), "due": None}
-    measures = _clean(rest[: due_match.start()])
+    """``解决：措施 新期限：日期 新负责人：姓名/地址`` (the labels optional, in any order).
+
+    ``{"measures", "due", "owner"}``: ``due`` is an ISO date or None, ``owner`` the text
+    after the owner label (a name, an address or both) or None. When a deadline label
+    is there but no date can be read from it, ``"due_text"`` holds what was written.
+    """
+    labels = sorted(
+        [(m, "due") for m in _DUE_LABEL.finditer(rest)]
+        + [(m, "owner") for m in _OWNER_LABEL.finditer(rest)],
+        key=lambda found: found[0].start(),
+    )
+    first = labels[0][0].start() if labels else len(rest)
+    measures = _clean(rest[:first])
     if measures is not None:
         measures = measures.rstrip(_TRAILING_SEPARATORS) or None
-    found = find_date(rest[due_match.end() :], today=today)
-    due = found.value.isoformat() if found is not None and found.value is not None else None
-    return {"measures": measures, "due": due}
+    value: dict[str, object] = {"measures": measures, "due": None, "owner": None}
+    for index, (match, name) in enumerate(labels):
+        end = labels[index + 1][0].start() if index + 1 < len(labels) else len(rest)
+        part = rest[match.end() : end]
+        if name == "owner" and value["owner"] is None:
+            owner = _clean(part)
+            value["owner"] = (owner.rstrip(_TRAILING_SEPARATORS) or None) if owner else None
+        elif name == "due" and value["due"] is None and "due_text" not in value:
+            found = find_date(part, today=today)
+            if found is not None and found.value is not None:
+                value["due"] = found.value.isoformat()
+            else:
+                value["due_text"] = (_clean(part) or "").rstrip(_TRAILING_SEPARATORS)
+    return value
 
 
 def _value(kind: ValueKind, rest: str, today: date | None) -> object:

@@ -182,6 +182,34 @@ class Issue(Base):
     state: Mapped[str] = mapped_column(String(32), default=IssueState.OPEN, index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     inbound_message_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
+    #: The lead's resolution (问题与解决措施): the measures, a new deadline and a new
+    #: owner where it set them, when and by whom it was given.
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolution_due: Mapped[date | None] = mapped_column(Date)
+    resolution_owner: Mapped[str | None] = mapped_column(String(EMAIL))
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(EMAIL))
+
+
+class Review(Base):
+    """The lead's review of a delivered request (协作复盘报告 / 任务总结), one per request.
+
+    Its attachments are those of the inbound message it came from.
+    """
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), unique=True)
+    inbound_message_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
+    author: Mapped[str] = mapped_column(String(EMAIL))
+    goals: Mapped[str | None] = mapped_column(Text)
+    successes: Mapped[str] = mapped_column(Text)
+    shortcomings: Mapped[str] = mapped_column(Text)
+    improvements: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: When the dossier was archived and mailed (归档日期).
+    archived_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Attachment(Base):
@@ -409,7 +437,11 @@ class Task(Base):
     """One action item of the minutes: exactly one owner, a deadline, a deliverable."""
 
     __tablename__ = "tasks"
-    __table_args__ = (UniqueConstraint("request_id", "ref"),)
+    __table_args__ = (
+        UniqueConstraint("request_id", "ref"),
+        # The execution sweep reads open tasks by due date (workflow/execution.py).
+        Index("ix_tasks_state_due", "state", "due"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
@@ -461,3 +493,179 @@ class ClockItem(Base):
     next_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     state: Mapped[str] = mapped_column(String(16), default="open")  # open | stopped
     stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Plan(Base):
+    """A plan sent by ``[方案]`` mail (方案审批, seed 004): one supporting department's own
+    plan (``kind`` department), or one version of the lead's consolidated plan (``kind``
+    consolidated, 跨部门协作总体方案) that goes to the approvers in order.
+
+    Its text is the mail's body; its attachments are those of the inbound message.
+    """
+
+    __tablename__ = "plans"
+    __table_args__ = (UniqueConstraint("request_id", "kind", "department", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # department | consolidated
+    department: Mapped[str] = mapped_column(String(255))
+    version: Mapped[int] = mapped_column(Integer)
+    #: department: submitted | superseded;
+    #: consolidated: pending | approved | rejected | superseded
+    state: Mapped[str] = mapped_column(String(16))
+    author: Mapped[str] = mapped_column(String(EMAIL))
+    text: Mapped[str] = mapped_column(Text)
+    inbound_message_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class PlanApproval(Base):
+    """One approver's step on one version of the consolidated plan, in the directory's
+    order: asked one after the other, each approves or rejects by reply."""
+
+    __tablename__ = "plan_approvals"
+    __table_args__ = (UniqueConstraint("plan_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 1 = asked first
+    approver: Mapped[str] = mapped_column(String(EMAIL))
+    #: waiting | asked | approved | rejected | skipped (an earlier approver rejected)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    asked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: Who signed: the approver or a delegate.
+    decided_by: Mapped[str | None] = mapped_column(String(EMAIL))
+
+
+class AcceptanceRecord(Base):
+    """One deliverable submitted on the explicit acceptance form (成果验收表 / 任务验收确认单,
+    seed 002) and the acceptor's decision on it: the form's fields as they stood when it
+    was sent, so the record reads the same after the task changes."""
+
+    __tablename__ = "acceptance_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    task_ref: Mapped[str] = mapped_column(String(32))
+    task_title: Mapped[str] = mapped_column(Text)
+    deliverable: Mapped[str] = mapped_column(Text)
+    acceptance: Mapped[str | None] = mapped_column(Text)  # the acceptance standard
+    owner: Mapped[str] = mapped_column(String(EMAIL))
+    acceptor: Mapped[str] = mapped_column(String(EMAIL))
+    assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    due: Mapped[date | None] = mapped_column(Date)
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    review_due: Mapped[datetime] = mapped_column(UtcDateTime)
+    #: The owner's 完成 mail: its attachments are the deliverable.
+    inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    result: Mapped[str] = mapped_column(String(16))  # pending | accepted | returned
+    comments: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(EMAIL))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ProgressKind(StrEnum):
+    PROGRESS = "progress"  # 进度：60% 说明
+    RISK = "risk"  # 风险：说明
+    DONE = "done"  # 完成
+
+
+class ProgressRecord(Base):
+    """One report of an owner on their task (进度跟踪记录 / 周进度报告): a 进度, 风险 or 完成
+    reply, kept as it came besides the task's latest ``progress``."""
+
+    __tablename__ = "progress_records"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", ProgressKind), name="kind"),
+        Index("ix_progress_records_task_id_at", "task_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    kind: Mapped[str] = mapped_column(String(16))
+    #: The percentage a 进度 reply gave (0..100), None when it gave none.
+    percent: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(EMAIL))
+    inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+
+
+class ProgressRequest(Base):
+    """The weekly progress request of one task for one week (keyed by the local date of
+    the week's deadline): sent once, answered by the owner's next 进度/风险/完成, or the
+    owner reminded once after the deadline. ``remind_at`` is set while a reminder may
+    still be due (indexed: the sweep reads only due rows)."""
+
+    __tablename__ = "progress_requests"
+    __table_args__ = (
+        UniqueConstraint("task_id", "week"),
+        Index("ix_progress_requests_remind_at", "remind_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    week: Mapped[date] = mapped_column(Date)
+    owner: Mapped[str] = mapped_column(String(EMAIL))  # who was asked
+    deadline: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    remind_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class WeeklyDigest(Base):
+    """The weekly digest of one request for one week, sent once."""
+
+    __tablename__ = "weekly_digests"
+    __table_args__ = (UniqueConstraint("request_id", "week"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))
+    week: Mapped[date] = mapped_column(Date)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TaskAlertKind(StrEnum):
+    RISK = "risk"  # warned before the deadline (截止前风险预警)
+    OVERDUE = "overdue"  # marked overdue (延期) after it
+
+
+class TaskAlert(Base):
+    """A risk warning or an overdue mark of one task for one due date: once per task and
+    due date, so a new due date re-arms both. A task is overdue while it is open and
+    has an overdue alert for its current due date; done later, the alert stays as
+    history."""
+
+    __tablename__ = "task_alerts"
+    __table_args__ = (
+        UniqueConstraint("task_id", "kind", "due"),
+        CheckConstraint(_one_of("kind", TaskAlertKind), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    due: Mapped[date] = mapped_column(Date)
+    #: The task's deadline for that due date (end of working hours on it).
+    deadline: Mapped[datetime] = mapped_column(UtcDateTime)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ExecutionSweep(Base):
+    """A weekly or daily pass of the execution stage that has nothing left to do (e.g.
+    every progress request of a week is out): later ticks skip it with one lookup."""
+
+    __tablename__ = "execution_sweeps"
+
+    job: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    done_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -30,6 +30,7 @@ from sqlalchemy.sql.selectable import TableValuedAlias
 
 from store.errors import NotFoundError, UnsupportedDatabaseError
 from store.models import (
+    AcceptanceRecord,
     Attachment,
     Base,
     ClockItem,
@@ -50,7 +51,10 @@ from store.models import (
     NumberSequence,
     OutboxMessage,
     OutboxState,
+    Plan,
+    PlanApproval,
     Request,
+    Review,
     Signoff,
     Task,
 )
@@ -278,6 +282,16 @@ class IssueRepository(_Repository):
             .where(Issue.state != IssueState.RESOLVED)
             .order_by(Issue.created_at, Issue.id)
         )
+
+
+class ReviewRepository(_Repository):
+    """The lead's review (复盘) of each delivered request."""
+
+    def add(self, review: Review) -> Review:
+        return self._add(review)
+
+    def for_request(self, request_id: int) -> Review | None:
+        return self._session.scalars(select(Review).where(Review.request_id == request_id)).first()
 
 
 class AttachmentRepository(_Repository):
@@ -528,6 +542,7 @@ __all__: Sequence[str] = (
     "LeaseRepository",
     "OutboxRepository",
     "RequestRepository",
+    "ReviewRepository",
 )
 
 
@@ -699,4 +714,59 @@ class ClockRepository(_Repository):
             select(ClockItem)
             .where(ClockItem.request_id == request_id, ClockItem.state == "open")
             .order_by(ClockItem.due_at)
+        ).first()
+
+
+class PlanRepository(_Repository):
+    """Plans sent for a request (department plans, consolidated plan versions) and each
+    approver's step on a consolidated version."""
+
+    def add(self, plan: Plan) -> Plan:
+        return self._add(plan)
+
+    def get(self, plan_id: int) -> Plan:
+        return self._get(Plan, plan_id)
+
+    def for_request(self, request_id: int, kind: str | None = None) -> builtins.list[Plan]:
+        """The request's plans (of ``kind`` when given), oldest first."""
+        query = select(Plan).where(Plan.request_id == request_id)
+        if kind is not None:
+            query = query.where(Plan.kind == kind)
+        return self._all(query.order_by(Plan.created_at, Plan.id))
+
+    def add_approval(self, approval: PlanApproval) -> PlanApproval:
+        return self._add(approval)
+
+    def approval(self, approval_id: int) -> PlanApproval | None:
+        return self._session.get(PlanApproval, approval_id)
+
+    def approvals(self, plan_id: int) -> builtins.list[PlanApproval]:
+        """The steps of one version, in the order the approvers are asked."""
+        return self._all(
+            select(PlanApproval)
+            .where(PlanApproval.plan_id == plan_id)
+            .order_by(PlanApproval.position)
+        )
+
+
+class AcceptanceRepository(_Repository):
+    """Acceptance records of the explicit acceptance form (成果验收表)."""
+
+    def add(self, record: AcceptanceRecord) -> AcceptanceRecord:
+        return self._add(record)
+
+    def for_request(self, request_id: int) -> builtins.list[AcceptanceRecord]:
+        """The request's records in the order the deliverables were submitted."""
+        return self._all(
+            select(AcceptanceRecord)
+            .where(AcceptanceRecord.request_id == request_id)
+            .order_by(AcceptanceRecord.submitted_at, AcceptanceRecord.id)
+        )
+
+    def pending_for_task(self, task_id: int) -> AcceptanceRecord | None:
+        """The task's latest submission still waiting for a decision, if any."""
+        return self._session.scalars(
+            select(AcceptanceRecord)
+            .where(AcceptanceRecord.task_id == task_id, AcceptanceRecord.result == "pending")
+            .order_by(AcceptanceRecord.id.desc())
         ).first()

@@ -21,7 +21,9 @@ from typing import Self
 from sqlalchemy.orm import Session
 
 from store.engine import make_session_factory
+from store.execution import ExecutionRepository
 from store.repositories import (
+    AcceptanceRepository,
     AttachmentRepository,
     ClockRepository,
     CommunicationRepository,
@@ -31,7 +33,9 @@ from store.repositories import (
     MeetingRepository,
     MinutesRepository,
     OutboxRepository,
+    PlanRepository,
     RequestRepository,
+    ReviewRepository,
     SignoffRepository,
 )
 
@@ -52,6 +56,10 @@ class _Open:
     meetings: MeetingRepository
     minutes: MinutesRepository
     clocks: ClockRepository
+    execution: ExecutionRepository
+    plans: PlanRepository
+    acceptances: AcceptanceRepository
+    reviews: ReviewRepository
 
 
 class SqlUnitOfWork:
@@ -78,6 +86,10 @@ class SqlUnitOfWork:
             meetings=MeetingRepository(session),
             minutes=MinutesRepository(session),
             clocks=ClockRepository(session),
+            execution=ExecutionRepository(session),
+            plans=PlanRepository(session),
+            acceptances=AcceptanceRepository(session),
+            reviews=ReviewRepository(session),
         )
         return self
 
@@ -156,3 +168,19 @@ class SqlUnitOfWork:
     @property
     def clocks(self) -> ClockRepository:
         return self._active().clocks
+
+    @property
+    def execution(self) -> ExecutionRepository:
+        return self._active().execution
+
+    @property
+    def reviews(self) -> ReviewRepository:
+        return self._active().reviews
+
+    @property
+    def plans(self) -> PlanRepository:
+        return self._active().plans
+
+    @property
+    def acceptances(self) -> AcceptanceRepository:
+        return self._active().acceptances

@@ -285,9 +285,12 @@ def _attachment_part(file_name: str, content_type: str, data: bytes) -> _Part:
     if ctype.startswith(("multipart/", "message/")):
         # Composite types may not be base64-encoded; ship the bytes as an opaque file.
         ctype = "application/octet-stream"
+    # A text file's charset defaults to US-ASCII (RFC 2046): name UTF-8 where it is UTF-8
+    # (the archive dossier is a UTF-8 HTML page).
+    charset = ["charset=utf-8"] if ctype.startswith("text/") and _is_utf8(data) else []
     return _Part(
         (
-            ("Content-Type", ";\n ".join([ctype, *file_name_params("name", name)])),
+            ("Content-Type", ";\n ".join([ctype, *charset, *file_name_params("name", name)])),
             ("Content-Transfer-Encoding", "base64"),
             (
                 "Content-Disposition",
@@ -296,6 +299,14 @@ def _attachment_part(file_name: str, content_type: str, data: bytes) -> _Part:
         ),
         base64.encodebytes(data).decode("ascii"),
     )
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

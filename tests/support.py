@@ -163,5 +163,6 @@ def build_reply(
     head = "\r\n".join(lines)
     return (head + "\r\n\r\n" + text.replace("\r\n", "\n").replace("\n", "\r\n")).encode("utf-8")
 
+
 #: The shipped example configuration files (directory.toml, liaison.toml).
 ROOT_EXAMPLES = Path(__file__).resolve().parent.parent / "daemon" / "examples"

@@ -650,7 +650,11 @@ def test_run_serves_the_listener_until_sigterm(
     assert [s.split()[:2] for s in subjects] == [["[评估]", NUMBER], ["[需求已登记]", NUMBER]]
 
 
-def test_demo_runs_a_request_to_a_scheduled_kickoff(liaison: Liaison, tmp_path: Path) -> None:
+def test_demo_runs_a_request_from_the_request_mail_to_the_archive(
+    liaison: Liaison, tmp_path: Path
+) -> None:
+    from daemon.demo import STAGES
+
     workdir = tmp_path / "demo"
 
     ran = liaison("demo", "--workdir", workdir)
@@ -658,16 +662,45 @@ def test_demo_runs_a_request_to_a_scheduled_kickoff(liaison: Liaison, tmp_path: 
     assert ran.code == 0, ran.out + ran.err
     assert "Traceback" not in ran.err
     assert f"Registered as {NUMBER} (state: registered)" in ran.out
+    # Every stage, in order.
+    stages = [ln for ln in ran.lines if ln.startswith("== ") and ln[3].isdigit()]
+    assert stages == [f"== {i}. {stage}" for i, stage in enumerate(STAGES, start=1)]
+    # Each mail is printed with its kind and recipients, its subject below.
     sent = [ln.strip() for ln in ran.lines if ln.strip().startswith("[")]
-    assert sum(s.startswith("[需求已登记]") for s in sent) == 1
-    assert sum(s.startswith("[评估]") for s in sent) == 1
-    assert sum(s.startswith("[会议邀请]") for s in sent) == 5  # requester, 3 heads, office
-    assert all(NUMBER in s for s in sent)
+    assert sent and all(NUMBER in s for s in sent)
+    for kind, to in (
+        ("requester/acknowledged", "wu.fang@example.com"),
+        ("office/evaluation_notice", OFFICE),
+        ("awaited/reminder", OFFICE),
+        ("superior/escalation", "zhou.min@example.com"),
+        ("author/minutes_objection", "zhao.lei@example.com"),
+        ("lead/date_change_request", "zhao.lei@example.com"),
+        ("approver/plan_approval", "gm@example.com"),
+        ("participant/weekly_digest", "wu.fang@example.com"),
+        ("lead/problem_notice", "zhao.lei@example.com"),
+        ("owner/deliverable_returned", "li.na@example.com"),
+        ("lead/review_request", "zhao.lei@example.com"),
+        ("participant/archive_dossier", "wu.fang@example.com"),
+    ):
+        assert any(ln.strip().startswith(f"→ {kind} to {to}") for ln in ran.lines), kind
+    assert sum(s.startswith("[会议邀请]") for s in sent) == 3  # kickoff, problem, review
     assert f"{NUMBER} now: state accepted, lead 研发部" in ran.out
     assert any("ACCEPTED" in ln and "finance.lead@example.com" in ln for ln in ran.lines)
+    # The request's states, from the request mail to the archive.
+    for change in (
+        "registered → accepted",
+        "accepted → minutes_confirming",
+        "minutes_confirming → in_progress",
+        "in_progress → delivered",
+        "delivered → archived",
+    ):
+        assert f"{NUMBER}: {change}" in ran.out, change
+    assert f"== {NUMBER} 供应商对账流程线上化: archived" in ran.out
     assert ran.lines[-1] == "Demo finished: ok"
-    # Acknowledgement, notice, acceptance, five invitations and the office's receipt.
-    assert len(maildir_files(workdir / "sent")) == 9
+    # Every mail it reports is in the outbound Maildir, and nothing else.
+    [count] = [ln for ln in ran.lines if "mails sent to the Maildir" in ln]
+    mails = int(count.split("; ")[1].split()[0])
+    assert mails > 60 and len(maildir_files(workdir / "sent")) == mails
 
 
 def test_requests_carry_the_next_deadline(registered: Registered) -> None:

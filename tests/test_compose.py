@@ -454,6 +454,20 @@ def test_attachments_make_multipart_mixed() -> None:
     assert all(a["Content-Transfer-Encoding"] == "base64" for a in files)
 
 
+def test_a_utf8_text_attachment_names_its_charset() -> None:
+    # The archive dossier is a UTF-8 HTML page; without charset=utf-8 a text part is
+    # US-ASCII (RFC 2046) and clients show it garbled. Bytes that are not UTF-8 claim none.
+    page = "<html><body>复盘：每周进度同步及时</body></html>".encode()
+    latin = "café".encode("latin-1")
+    mail = _mail(
+        attachments=(("dossier.html", "text/html", page), ("notes.txt", "text/plain", latin))
+    )
+    html, notes = _parse(compose(mail)).iter_attachments()
+    assert (html.get_content_charset(), html.get_content()) == ("utf-8", page.decode())
+    assert notes.get_content_charset() is None
+    assert notes.get_payload(decode=True) == latin
+
+
 def test_extra_part_joins_the_alternatives() -> None:
     ics = b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"
     mail = _mail(

@@ -499,9 +499,9 @@ def test_csv_unknown_column_and_missing_email_column_reported_together() -> None
     problems = problems_of(lambda: Directory.from_csv_rows(csv_rows("mail,name,dept\n")))
     assert problems == (
         "row 1: unknown column 'mail' (expected email, name, language, delegates, department, "
-        "role, aliases)",
+        "role, aliases, code)",
         "row 1: unknown column 'dept' (expected email, name, language, delegates, department, "
-        "role, aliases)",
+        "role, aliases, code)",
         "row 1: the header has no email column",
     )
 

@@ -65,6 +65,7 @@ ZH_SHEETS = [
     "会议纪要",
     "任务分配与进度跟踪表",
     "进度跟踪记录表",
+    "周进度报告",
     "问题反馈与处理记录表",
     "任务验收确认单",
     "协作复盘报告",
@@ -77,6 +78,7 @@ EN_SHEETS = [
     "Minutes",
     "Tasks",
     "Progress",
+    "Weekly progress",
     "Problems",
     "Acceptance",
     "Review",
@@ -308,6 +310,11 @@ def test_the_workbook_has_the_seed_forms_with_their_chinese_headers(
         "提出人",
         "状态",
         "提出时间",
+        "解决措施",
+        "新完成时限",
+        "负责人",
+        "处理人",
+        "解决时间",
     ]
     assert zh_tables["沟通记录"].header == ["时间", "方向", "发件人", "收件人", "主题", "结论/类型"]
     assert zh_tables["沟通记录"].title == "跨部门沟通协作记录表（沟通记录）"
@@ -481,14 +488,14 @@ def test_acceptance_has_each_submission_with_the_decision(zh_tables: dict[str, T
     assert accepted["成果附件"] == f"poster.pdf ({len(PDF) + 2} B)"
 
 
-def test_the_review_has_its_headers_and_says_it_is_not_kept(
+def test_the_review_has_its_headers_and_says_none_came_yet(
     world: World, zh_tables: dict[str, Table]
 ) -> None:
     table = zh_tables["协作复盘报告"]
     assert {"复盘时间", "参与人员", "亮点（成功经验）", "不足", "改进措施"} <= set(table.header)
     assert table.rows == []
-    assert table.note and "尚未保存" in table.note
-    assert any("复盘" in note and "尚未保存" in note for note in world.dossier().notes)
+    assert table.note and "尚未收到复盘报告" in table.note
+    assert not any("复盘" in note for note in world.dossier().notes)
     # Sheets with rows carry no "empty" note.
     for name in ("会议纪要", "任务分配与进度跟踪表", "任务验收确认单", "沟通记录"):
         assert zh_tables[name].note is None, name

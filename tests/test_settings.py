@@ -264,13 +264,19 @@ timezone = "Asia/Shangai"
         ('[workdays]\nextra_holidays = ["2026-02-30"]\n', "workdays.extra_holidays", "ISO"),
         ('[workdays]\ncountry = "XX"\n', "workdays.country", '"XX"'),
         ("[workflow]\ncoordinators = []\n", "workflow.coordinators", "at least one"),
-        ('[workflow]\ncoordinators = ["a@example.com", 3]\n', "workflow.coordinators",
-         "item 2 is the integer 3"),
+        (
+            '[workflow]\ncoordinators = ["a@example.com", 3]\n',
+            "workflow.coordinators",
+            "item 2 is the integer 3",
+        ),
         ('[workflow]\nprofile = "./missing.toml"\n', "workflow.profile", "does not exist"),
         ('[store]\nurl = "mysql://x/y"\n', "store.url", "not supported"),
         ('[logging]\nlevel = "LOUD"\n', "logging.level", "DEBUG"),
-        ('[security]\nallowed_sender_domains = ["exa mple.com"]\n',
-         "security.allowed_sender_domains", "not a domain"),
+        (
+            '[security]\nallowed_sender_domains = ["exa mple.com"]\n',
+            "security.allowed_sender_domains",
+            "not a domain",
+        ),
     ],
 )
 def test_each_kind_of_mistake_is_one_problem(
@@ -290,7 +296,7 @@ def test_each_kind_of_mistake_is_one_problem(
 def test_overlapping_extra_days_are_a_problem(tmp_path: Path) -> None:
     path = write_config(
         tmp_path,
-        "[workdays]\nextra_holidays = [2026-10-10]\nextra_workdays = [\"2026-10-10\"]\n"
+        '[workdays]\nextra_holidays = [2026-10-10]\nextra_workdays = ["2026-10-10"]\n'
         + SECRET_LINE,
     )
     with pytest.raises(ConfigError) as excinfo:
@@ -873,8 +879,6 @@ def test_starter_profile_is_an_editable_copy_of_standard(tmp_path: Path) -> None
     assert profile_path in written
     copy = load_profile(str(profile_path))
     assert copy.numbering == load_profile("standard").numbering
-    edited = profile_path.read_text(encoding="utf-8").replace(
-        copy.numbering, "HX-{year}-{seq:05d}"
-    )
+    edited = profile_path.read_text(encoding="utf-8").replace(copy.numbering, "HX-{year}-{seq:05d}")
     profile_path.write_text(edited, encoding="utf-8")
     assert load_profile(str(profile_path)).numbering == "HX-{year}-{seq:05d}"

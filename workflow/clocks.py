@@ -18,6 +18,7 @@ from store.uow import SqlUnitOfWork
 from workflow import presenting
 from workflow.actions import Recipient, SendMail
 from workflow.config import WorkflowConfig
+from workflow.execution import run_execution
 from workflow.meetings import send_agenda_reminders
 from workflow.outbound import queue_mail
 
@@ -28,6 +29,12 @@ class TickReport:
     reminders: int  # agenda reminders
     clock_reminders: int = 0
     escalations: int = 0
+    #: The execution stage (workflow/execution.py): weekly progress, digests, warnings.
+    progress_requests: int = 0
+    progress_reminders: int = 0
+    digests: int = 0
+    risk_warnings: int = 0
+    overdue: int = 0
 
 
 def start_clock(
@@ -41,13 +48,16 @@ def start_clock(
     uow: SqlUnitOfWork,
     now: datetime,
     config: WorkflowConfig,
+    anchor: datetime | None = None,
 ) -> ClockItem | None:
     """Start the profile's clock ``name`` waiting for ``awaited``; None if the profile
-    has no such clock."""
+    has no such clock. The limit counts from ``anchor`` (the clock's anchor event, e.g.
+    the end of a meeting), by default from ``now``."""
     if not config.profile.has_service_level(name):
         return None
     level = config.profile.service_level(name)
-    due = level.due(now, config.calendar)
+    anchor = anchor or now
+    due = level.due(anchor, config.calendar)
     return uow.clocks.add(
         ClockItem(
             name=name,
@@ -58,7 +68,7 @@ def start_clock(
             original_subject=original_subject,
             started_at=now,
             due_at=due,
-            escalate_at=level.escalation_due(now, config.calendar),
+            escalate_at=level.escalation_due(anchor, config.calendar),
             level=0,
             next_at=due,
             state="open",
@@ -99,6 +109,8 @@ def tick(
                 reminded += 1
             elif fired and clock.level == 2:
                 escalated += 1
+    execution = run_execution(uow=uow, now=now, config=config, dry_run=dry_run)
+    mails += execution.mails
     queued = 0
     if not dry_run:
         for mail in mails:
@@ -108,6 +120,11 @@ def tick(
         reminders=agenda,
         clock_reminders=reminded,
         escalations=escalated,
+        progress_requests=execution.progress_requests,
+        progress_reminders=execution.progress_reminders,
+        digests=execution.digests,
+        risk_warnings=execution.risk_warnings,
+        overdue=execution.overdue,
     )
 
 
@@ -116,7 +133,14 @@ def _fire(
 ) -> list[SendMail]:
     request = uow.requests.get(clock.request_id)
     directory = config.directory
-    if clock.level == 0:
+    level = config.profile.service_level(clock.name)
+    # A level without ``remind`` roles goes straight to its escalation (the problem
+    # meeting: 24 hours, then the lead head and superior hear of it).
+    reminded = bool(level.remind)
+    if not reminded and clock.escalate_at is not None and clock.escalate_at > now:
+        clock.next_at = clock.escalate_at  # nobody to remind: wait for the escalation
+        return []
+    if clock.level == 0 and reminded:
         clock.level = 1
         clock.next_at = clock.escalate_at
         lang = "en" if directory.language_of(clock.awaited) == "en" else "zh"
@@ -131,11 +155,7 @@ def _fire(
                     "what": clock.what,
                     "since": presenting.format_instant(clock.started_at, config.timezone, lang),
                     "due": presenting.format_instant(clock.due_at, config.timezone, lang),
-                    "how": (
-                        "请直接回复原邮件，并把关键词写在正文第一行。"
-                        if lang == "zh"
-                        else "Reply to the original mail with the keyword on the first line."
-                    ),
+                    "how": _how(clock.name, request.number, lang),
                     "original_subject": clock.original_subject,
                 },
                 request_number=request.number,
@@ -144,7 +164,9 @@ def _fire(
         ]
     clock.level = 2
     clock.next_at = None
-    targets = _escalation_targets(clock, request, config)
+    if clock.name in _PROBLEM_CLOCKS:
+        _mark_problem_escalated(clock, uow)
+    targets = _escalation_targets(clock, request, config, reminded=reminded)
     if not targets:
         return []
     awaited_person = directory.person(clock.awaited)
@@ -154,9 +176,20 @@ def _fire(
         else clock.awaited
     )
     days = max(config.calendar.working_days_between(clock.due_at, now), 0)
+    hours = max(int((now - clock.started_at).total_seconds() // 3600), 0)
     mails = []
     for target in targets:
         lang = "en" if directory.language_of(target) == "en" else "zh"
+        if level.unit == "hours":
+            overdue = (
+                f"已过去 {hours} 小时（时限 {level.limit} 小时）"
+                if lang == "zh"
+                else f"{hours} hours since it started (limit {level.limit} hours)"
+            )
+        else:
+            overdue = (
+                f"已超期 {days} 个工作日" if lang == "zh" else f"{days} working day(s) overdue"
+            )
         mails.append(
             SendMail(
                 template="superior/escalation",
@@ -168,11 +201,9 @@ def _fire(
                     "what": clock.what,
                     "since": presenting.format_instant(clock.started_at, config.timezone, lang),
                     "due": presenting.format_instant(clock.due_at, config.timezone, lang),
-                    "overdue": f"已超期 {days} 个工作日"
-                    if lang == "zh"
-                    else f"{days} working day(s) overdue",
-                    # The reminder to the awaited person always comes first.
-                    "reminded": True,
+                    "overdue": overdue,
+                    # Whether a reminder to the awaited person came first.
+                    "reminded": reminded,
                 },
                 request_number=request.number,
                 request_id=request.id,
@@ -181,8 +212,52 @@ def _fire(
     return mails
 
 
-def _escalation_targets(clock: ClockItem, request: Request, config: WorkflowConfig) -> list[str]:
-    """The addresses the profile's escalation roles stand for, for this clock."""
+#: Clocks that wait for the resolution of a problem (subject ``issue:<id>``).
+_PROBLEM_CLOCKS = frozenset({"problem_meeting", "problem_escalation"})
+
+
+def _mark_problem_escalated(clock: ClockItem, uow: SqlUnitOfWork) -> None:
+    """An unresolved problem past its limit is escalated (问题上报)."""
+    kind, _, ident = clock.subject.partition(":")
+    issue = uow.issues.by_id(int(ident)) if kind == "issue" and ident.isdigit() else None
+    if issue is not None and issue.state != "resolved":
+        issue.state = "escalated"
+
+
+#: Clocks whose awaited answer is a new mail with a subject tag (zh, en), not a reply.
+_NEW_MAIL_TAGS = {
+    "minutes_sent": ("[纪要]", "[MINUTES]"),
+    "department_plans": ("[方案]", "[PLAN]"),
+    "consolidated_plan": ("[方案]", "[PLAN]"),
+    "review_meeting": ("[复盘]", "[REVIEW]"),
+}
+
+
+def _how(name: str, number: str, lang: str) -> str:
+    """How the awaited person answers: by reply, or with a new tagged mail."""
+    tags = _NEW_MAIL_TAGS.get(name)
+    if tags is None:
+        return (
+            "请直接回复原邮件，并把关键词写在正文第一行。"
+            if lang == "zh"
+            else "Reply to the original mail with the keyword on the first line."
+        )
+    if lang == "zh":
+        return f"请另发一封新邮件到协调邮箱，主题写“{tags[0]} {number}”，正文和附件即为所交内容。"
+    return (
+        f"Send a new mail to the coordination mailbox with the subject '{tags[1]} {number}'; "
+        "its text and attachments are what you hand in."
+    )
+
+
+def _escalation_targets(
+    clock: ClockItem, request: Request, config: WorkflowConfig, *, reminded: bool = True
+) -> list[str]:
+    """The addresses the profile's escalation roles stand for, for this clock.
+
+    The awaited person is left out when they were reminded already; a clock that
+    reminds nobody escalates to them as well when the roles name them (the lead head
+    of an unresolved problem)."""
     directory = config.directory
     level = config.profile.service_level(clock.name)
     awaited_department = directory.department_of(clock.awaited)
@@ -216,7 +291,11 @@ def _escalation_targets(clock: ClockItem, request: Request, config: WorkflowConf
             department = directory.department_of(request.requester_email)
             addresses = [department.head if department else None]
         for address in addresses:
-            if address and address.lower() != clock.awaited and address.lower() not in found:
+            if (
+                address
+                and (address.lower() != clock.awaited or not reminded)
+                and address.lower() not in found
+            ):
                 found.append(address.lower())
     if not found:  # nobody the directory can name: the coordination office hears of it
         found = [a.lower() for a in config.coordinators if a.lower() != clock.awaited]

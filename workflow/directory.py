@@ -18,6 +18,8 @@ TOML (the contract)::
     [[department]]
     name = "研发部"                            # required
     aliases = ["R&D"]                          # optional: other names people write
+    code = "研发"                              # optional: short code, e.g. in request
+                                               # numbers ({department}); default: the name
     head = "zhao.lei@example.com"              # required
     superior = "cto@example.com"               # optional: receives escalations
     members = ["li.na@example.com"]            # optional
@@ -44,6 +46,7 @@ department     部门            a department's *name* (not an alias)
 role           角色            ``member`` ``head`` ``superior`` ``office_head``
                                ``approver`` (成员 负责人 上级 办公室负责人 审批人)
 aliases        别名            the department's other names
+code           代码, 简称      the department's short code (request numbers)
 =============  ==============  ===================================================
 
 * A row with a department and no role makes the person a member of it; ``head`` and
@@ -53,7 +56,8 @@ aliases        别名            the department's other names
   given on any of them (repeating them is allowed, contradicting them is a problem).
   A row with only an email and a name declares a person outside any department.
 * Approvers are taken in row order. A department's aliases may be given on any of its
-  rows; they are merged.
+  rows; they are merged. Its code may be given on any of its rows (once, or repeated
+  the same).
 * Lists inside a cell (delegates, aliases, roles) are separated by ``;`` ``,`` ``、``
   (half- or full-width).
 
@@ -136,6 +140,8 @@ class Department:
     aliases: tuple[str, ...] = ()
     superior: str | None = None
     members: tuple[str, ...] = ()
+    #: A short code (``研发`` for 研发部), e.g. for request numbers; None: use the name.
+    code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -453,6 +459,7 @@ class _DepartmentDraft:
     head: str | None = None
     superior: str | None = None
     members: list[str] = field(default_factory=list)
+    code: str | None = None
 
 
 @dataclass
@@ -534,6 +541,17 @@ class _Drafts:
                     )
                 else:
                     spellings[key] = (draft.name, spelling)
+
+        # Codes: unique across departments (they name a department's number sequence).
+        codes: dict[str, str] = {}  # folded code -> department name
+        for draft in self.departments:
+            if draft.code is None:
+                continue
+            other = codes.setdefault(fold_name(draft.code), draft.name)
+            if other != draft.name:
+                problems.append(
+                    f"{draft.where}: code {draft.code!r} is already the code of department {other}"
+                )
 
         # Membership: each person heads or belongs to at most one department.
         department_of: dict[str, str] = {}
@@ -624,6 +642,7 @@ class _Drafts:
                 aliases=tuple(d.aliases),
                 superior=d.superior,
                 members=tuple(d.members),
+                code=d.code,
             )
             for d in self.departments
         )
@@ -677,7 +696,7 @@ def _unknown_keys(
 
 _TOP_KEYS = ("roles", "department", "person")
 _ROLE_KEYS = ("office_head", "approvers")
-_DEPARTMENT_KEYS = ("name", "aliases", "head", "superior", "members")
+_DEPARTMENT_KEYS = ("name", "aliases", "head", "superior", "members", "code")
 _PERSON_KEYS = ("email", "name", "language", "delegates")
 
 
@@ -728,6 +747,8 @@ def _read_mapping(data: Mapping[str, Any], drafts: _Drafts) -> None:
         if entry.get("superior") is not None:
             draft.superior = drafts.address(where, "superior", entry["superior"])
         draft.members = drafts.addresses(where, "members", entry.get("members", []))
+        if entry.get("code") is not None:
+            draft.code = _text(drafts, where, "code", entry["code"])
         if checked is not None:
             drafts.departments.append(draft)
 
@@ -761,6 +782,7 @@ _CSV_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "department": ("department", "部门"),
     "role": ("role", "roles", "角色"),
     "aliases": ("aliases", "alias", "别名", "部门别名"),
+    "code": ("code", "department code", "代码", "部门代码", "简称"),
 }
 _CSV_ROLES: Mapping[str, tuple[str, ...]] = {
     "member": ("member", "成员"),
@@ -871,10 +893,20 @@ def _read_csv_rows(rows: Iterable[Sequence[str]], drafts: _Drafts) -> None:
             for alias in _split(cell("aliases")):
                 if alias not in department.aliases:
                     department.aliases.append(alias)
+            code = " ".join(cell("code").split())
+            if code and department.code is None:
+                department.code = code
+            elif code and fold_name(code) != fold_name(department.code or ""):
+                drafts.problems.append(
+                    f"{where}: department {department.name} has code {code!r} here and "
+                    f"{department.code!r} on an earlier row"
+                )
             if not roles:
                 roles = ["member"]
         elif cell("aliases"):
             drafts.problems.append(f"{where}: aliases given without a department")
+        elif cell("code"):
+            drafts.problems.append(f"{where}: code given without a department")
 
         if not (roles or name or language or cell("delegates")):
             drafts.problems.append(

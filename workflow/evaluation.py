@@ -1,8 +1,19 @@
-"""The coordination office evaluates a request: accept it naming the departments, or return it.
+"""Evaluation: the request is accepted naming the departments, or returned.
+
+The evaluator is the coordination office, or, where the profile has no office step
+(``[stages] evaluation_by_office = false``, intra-department), the head of the
+requester's department: the evaluation notice goes to them and their ``受理``/``退回``
+decides (:func:`ask_for_evaluation`).
 
 Called with a sign-off already judged trustworthy (``workflow.signoff``). A keyword that
 does not fit the request's state, or names a department the directory does not know,
 changes nothing and is answered with what would apply.
+
+A ``受理`` that names no lead department accepts the request without scheduling
+anything: the evaluator is asked, in a new mail of its own (one decision per asking
+mail), to name the departments (``name_departments`` clock). The ``受理 牵头部门：…``
+answer to that mail stops the clock and schedules the kickoff; the kickoff starts the
+``minutes_sent`` clock, due the profile's limit after the meeting ends.
 """
 
 from __future__ import annotations
@@ -10,14 +21,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from mail_parsers.model import ParsedMessage
+from mail_parsers.model import Attachment, ParsedMessage
 from store.models import Request
 from store.uow import SqlUnitOfWork
 from workflow import presenting
 from workflow.actions import Applied, Recipient, SendMail
-from workflow.clocks import stop_clocks
+from workflow.clocks import start_clock, stop_clocks
 from workflow.config import WorkflowConfig
 from workflow.meetings import cancel_meetings, schedule_kickoff
+from workflow.minutes import expect_minutes
 from workflow.signoff import Accepted
 
 EVALUATION_KEYWORDS = {
@@ -30,6 +42,80 @@ _STATE_TEXT = {
         "Request {number} is {state} and no longer takes an evaluation answer; nothing was changed."
     ),
 }
+
+
+def evaluators(request: Request, config: WorkflowConfig) -> tuple[str, ...]:
+    """Who evaluates ``request``: the coordination office; where the profile has no
+    office step, the head of the requester's department (the requester's own department
+    in the directory, else the requesting department the request names), and the
+    office again when the directory names no such head."""
+    office = tuple(a.lower() for a in config.coordinators)
+    if config.profile.stages.evaluation_by_office:
+        return office
+    directory = config.directory
+    department = directory.department_of(request.requester_email)
+    if department is None and request.requesting_department.strip():
+        department = directory.department(request.requesting_department)
+    if department is not None and department.head:
+        return (department.head.lower(),)
+    return office
+
+
+def ask_for_evaluation(
+    request: Request,
+    attachments: Sequence[Attachment],
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> SendMail:
+    """The evaluation notice of a registered request, and a clock per evaluator (a
+    resubmitted request restarts them)."""
+    deadline = config.profile.service_level("evaluate_request").due(now, config.calendar)
+    stop_clocks(request.id, "evaluate_request", uow=uow, now=now)
+    who = evaluators(request, config)
+    for person in who:
+        start_clock(
+            "evaluate_request",
+            request,
+            subject="request",
+            awaited=person,
+            what=f"评估需求 {request.number}，回复“受理 牵头部门：… 配合部门：…”或“退回：理由”",
+            original_subject=f"[评估] {request.number} {request.title}",
+            uow=uow,
+            now=now,
+            config=config,
+        )
+    office = {a.lower() for a in config.coordinators}
+    if config.profile.stages.evaluation_by_office or set(who) <= office:
+        return SendMail(
+            template="office/evaluation_notice",
+            to=tuple(Recipient(addr, None, "zh") for addr in config.coordinators),
+            context=presenting.request_context(
+                request, attachments, deadline, config.timezone, "zh"
+            ),
+            request_number=request.number,
+            request_id=request.id,
+            reply_context="evaluation",
+        )
+    directory = config.directory
+    recipients = []
+    for head in who:
+        known = directory.person(head)
+        lang = "en" if directory.language_of(head) == "en" else "zh"
+        recipients.append(Recipient(head, known.name if known else None, lang))  # type: ignore[arg-type]
+    lang = recipients[0].language
+    context = presenting.request_context(request, attachments, deadline, config.timezone, lang)
+    department = directory.department_of(who[0])
+    context["department"] = department.name if department else request.requesting_department
+    return SendMail(
+        template="head/evaluation_notice",
+        to=tuple(recipients),
+        context=context,
+        request_number=request.number,
+        request_id=request.id,
+        reply_context="evaluation",
+    )
 
 
 def apply(
@@ -47,9 +133,10 @@ def apply(
 
     language = config.directory.language_of(verdict.signer)
     lang = "en" if language == "en" else "zh"
-    if request.state != "registered" or action not in ("evaluate_accept", "reject", "return"):
+    evaluating = request.state == "registered" or _unnamed(request)
+    if not evaluating or action not in ("evaluate_accept", "reject", "return"):
         state_text = _STATE_TEXT[lang].format(number=request.number, state=request.state)
-        keywords = EVALUATION_KEYWORDS[lang] if request.state == "registered" else []
+        keywords = EVALUATION_KEYWORDS[lang] if evaluating else []
         return Applied(
             "not_applicable",
             (
@@ -83,7 +170,8 @@ def _accept(
     problems: list[str] = []
     lead = _department(lead_text, config, problems)
     support = [name for name in (_department(t, config, problems) for t in support_texts) if name]
-    if not lead_text:
+    naming = _unnamed(request)  # accepted earlier without departments: now they are named
+    if not lead_text and naming:
         problems.append("牵头部门：未填写" if language == "zh" else "lead: missing")
     if problems:
         return Applied(
@@ -103,12 +191,16 @@ def _accept(
                 ).in_answer_to(parsed.headers.message_id),
             ),
         )
-    assert lead is not None
+    if lead is None:
+        return _accept_unnamed(support, request, uow=uow, now=now, config=config)
+    if naming and not support_texts:
+        support = list(request.supporting_departments)  # as named with the acceptance
     request.lead_department = lead
     request.supporting_departments = [s for s in support if s != lead]
     request.state = "accepted"
     request.updated_at = now
     stop_clocks(request.id, "evaluate_request", uow=uow, now=now)
+    stop_clocks(request.id, "name_departments", uow=uow, now=now)
     req_lang = request.language if request.language in ("zh", "en") else "zh"
     deadline = config.profile.service_level("kickoff_meeting").due(now, config.calendar)
     sep = "、" if req_lang == "zh" else ", "
@@ -135,8 +227,102 @@ def _accept(
         request_id=request.id,
     )
     kickoff = schedule_kickoff(request, uow=uow, now=now, config=config)
+    expect_minutes(request, uow=uow, now=now, config=config)
     detail = f"牵头部门：{lead}；配合部门：{'、'.join(request.supporting_departments) or '无'}"
     return Applied("applied", (mail, *kickoff), detail)
+
+
+def _unnamed(request: Request) -> bool:
+    """Accepted without a lead department: the departments are still to be named."""
+    return request.state == "accepted" and not request.lead_department
+
+
+def _accept_unnamed(
+    support: Sequence[str],
+    request: Request,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> Applied:
+    """``受理`` without a lead department: accepted, nothing scheduled yet; the evaluator
+    is asked to name the departments (``name_departments``)."""
+    request.state = "accepted"
+    request.supporting_departments = list(support)
+    request.updated_at = now
+    stop_clocks(request.id, "evaluate_request", uow=uow, now=now)
+    deadline = config.profile.service_level("name_departments").due(now, config.calendar)
+    subject = f"[评估] {request.number} {request.title}（待明确牵头部门）"
+    directory = config.directory
+    mails: list[SendMail] = []
+    for person in evaluators(request, config):
+        start_clock(
+            "name_departments",
+            request,
+            subject="request",
+            awaited=person,
+            what=(
+                f"明确需求 {request.number} 的牵头部门及配合部门"
+                "（回复“受理 牵头部门：… 配合部门：…”）"
+            ),
+            original_subject=subject,
+            uow=uow,
+            now=now,
+            config=config,
+        )
+        lang = "en" if directory.language_of(person) == "en" else "zh"
+        known = directory.person(person)
+        mails.append(
+            SendMail(
+                template="evaluator/name_departments",
+                to=(Recipient(person, known.name if known else None, lang),),  # type: ignore[arg-type]
+                context={
+                    "number": request.number,
+                    "title": request.title,
+                    "requester": _who(request.requester_email, request.requester_name),
+                    "requesting_department": request.requesting_department,
+                    "receiving_departments": ("、" if lang == "zh" else ", ").join(
+                        request.receiving_departments
+                    ),
+                    "supporting_departments": ("、" if lang == "zh" else ", ").join(support),
+                    "deadline": presenting.format_instant(deadline, config.timezone, lang),
+                    "keywords": list(EVALUATION_KEYWORDS[lang][:1]),
+                },
+                request_number=request.number,
+                request_id=request.id,
+                reply_context="evaluation",
+            )
+        )
+    req_lang = request.language if request.language in ("zh", "en") else "zh"
+    sep = "、" if req_lang == "zh" else ", "
+    mails.append(
+        SendMail(
+            template="requester/accepted",
+            to=(Recipient(request.requester_email, request.requester_name, req_lang),),  # type: ignore[arg-type]
+            context={
+                "number": request.number,
+                "title": request.title,
+                "lead_department": "（待定）" if req_lang == "zh" else "(to be named)",
+                "supporting_departments": sep.join(support),
+                "next_step": (
+                    "牵头部门和配合部门明确后将安排启动会，会议邀请将另行发送。"
+                    if req_lang == "zh"
+                    else (
+                        "The kickoff meeting is scheduled once the lead and supporting "
+                        "departments are named; the invitation follows."
+                    )
+                ),
+                "deadline": presenting.format_instant(deadline, config.timezone, req_lang),
+            },
+            request_number=request.number,
+            request_id=request.id,
+        )
+    )
+    return Applied("applied", tuple(mails), "已受理，牵头部门待明确")
+
+
+def _who(email: str, name: str | None) -> str:
+    return f"{name} <{email}>" if name else email
 
 
 def _department(text: str, config: WorkflowConfig, problems: list[str]) -> str | None:
@@ -158,6 +344,7 @@ def _return(
     request.state = "returned"
     request.updated_at = now
     stop_clocks(request.id, "evaluate_request", uow=uow, now=now)
+    stop_clocks(request.id, "name_departments", uow=uow, now=now)
     cancelled = cancel_meetings(request, reason, uow=uow, now=now, config=config)
     lang = request.language if request.language in ("zh", "en") else "zh"
     labels = presenting.REQUEST_LABELS[lang]

@@ -8,10 +8,16 @@ communication log. Column names are the forms' Chinese ones, or English ones wit
 ``language="en"``. Instants are shown in the configured time zone as
 ``2026-03-16 09:00``, dates as ``2026-03-16``.
 
-A stage whose records the store does not keep yet (the review) still gets its sheet,
-with the headers, no rows and a note that says so: the dossier never invents a row.
-Progress is each task's latest report (the replies themselves are in the communication
-log); acceptance is built from the owners' 完成 and the requester's decisions.
+A stage without records yet (no review received) still gets its sheet, with the
+headers, no rows and a note that says so: the dossier never invents a row. The problem
+log carries each problem's resolution (问题与解决措施), the review sheet the lead's
+review (协作复盘报告 / 任务总结) with the review meeting's time and attendees.
+Progress is each task's latest report; the weekly progress reports (周进度报告) list
+every 进度, 风险 and 完成 reply and every week's progress request left unanswered, and
+the task table marks overdue (延期) tasks (``workflow.execution``); acceptance is built
+from the owners' 完成 and the requester's decisions, or, where the profile has the explicit
+acceptance form (成果验收表), from its records. The plans sheet (部门实施方案 / 跨部门协作总体方案)
+is there once a plan came in, where the profile has plan approval (``workflow.plans``).
 
 ``render_html`` lays a dossier out as one self-contained page through the service's
 Jinja2 environment (``templates/dossier/page/``); ``raw_messages`` lists every inbound
@@ -28,12 +34,24 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from store.models import Communication, Issue, Meeting, Minutes, Request, Signoff, Task
+from store.models import (
+    AcceptanceRecord,
+    Communication,
+    Issue,
+    Meeting,
+    Minutes,
+    Plan,
+    Request,
+    Review,
+    Signoff,
+    Task,
+)
 from store.uow import SqlUnitOfWork
 from templates.render import ENVIRONMENT
 from workflow.config import WorkflowConfig
 from workflow.directory import Directory
 from workflow.errors import NotFoundError
+from workflow.execution import ReportLine, TaskStanding, report_lines, task_standings
 from workflow.presenting import format_size, urgency_label
 from workflow.queries import next_deadline
 from workflow.replies import action_label
@@ -201,6 +219,21 @@ _FORMS = {
             ("最近更新", "Last change"),
         ),
     ),
+    "weekly": _Form(
+        ("周进度报告", "Weekly progress"),
+        ("周进度报告（每次进度回复）", "Weekly progress reports (every report)"),
+        (
+            ("时间", "Time"),
+            ("任务ID", "Task ID"),
+            ("任务名称", "Task"),
+            ("负责人", "Owner"),
+            ("类型", "Kind"),
+            ("完成度", "Completion"),
+            ("完成情况/存在问题/需协调事项", "Report"),
+            ("周进度截止", "Weekly deadline"),
+            ("是否按时", "On time"),
+        ),
+    ),
     "problems": _Form(
         ("问题反馈与处理记录表", "Problems"),
         ("问题反馈与处理记录表", "Problem feedback and handling record"),
@@ -215,6 +248,27 @@ _FORMS = {
             ("提出人", "Reported by"),
             ("状态", "State"),
             ("提出时间", "Reported"),
+            ("解决措施", "Measures"),
+            ("新完成时限", "New deadline"),
+            ("负责人", "Responsible"),
+            ("处理人", "Resolved by"),
+            ("解决时间", "Resolved"),
+        ),
+    ),
+    "plans": _Form(
+        ("跨部门协作总体方案", "Plans"),
+        ("部门实施方案 / 跨部门协作总体方案（审批版）", "Department plans / consolidated plan"),
+        (
+            ("类别", "Kind"),
+            ("部门", "Department"),
+            ("版本", "Version"),
+            ("提交人", "Sent by"),
+            ("提交时间", "Submitted"),
+            ("方案内容", "Plan"),
+            ("附件", "Attachments"),
+            ("状态", "State"),
+            ("审批记录", "Approvals"),
+            ("审批完成时间", "Decided"),
         ),
     ),
     "acceptance": _Form(
@@ -244,8 +298,9 @@ _FORMS = {
             ("亮点（成功经验）", "Successes"),
             ("不足", "Shortcomings"),
             ("改进措施", "Improvements"),
-            ("责任人", "Owner"),
-            ("完成时间", "Due"),
+            ("附件", "Attachments"),
+            ("提交人", "Submitted by"),
+            ("提交时间", "Submitted"),
             ("归档日期", "Archived"),
         ),
     ),
@@ -267,14 +322,10 @@ _TEXT: dict[str, Pair] = {
     "dossier": ("{number} {title} 协作档案", "{number} {title}: coordination dossier"),
     "as_of": ("数据截至 {at}（{tz}）", "As of {at} ({tz})"),
     "no_records": ("暂无记录", "No records"),
-    "not_recorded": (
-        "本系统尚未保存此阶段的记录（数据尚未建立），此表仅列出表头；相关往来邮件见“沟通记录”。",
-        "The service does not keep the records of this stage yet; this table has its "
-        "headers only. The mails are in the communication log.",
-    ),
-    "not_recorded_dossier": (
-        "复盘的记录本系统尚未保存，该表仅列出表头，未填写任何数据。",
-        "The service does not keep review records yet: that table has headers only.",
+    "no_review": (
+        "尚未收到复盘报告（全部任务验收后，由牵头部门负责人以“[复盘] 需求编号”邮件提交）。",
+        "No review has been received yet (the lead head sends it with '[REVIEW] NUMBER' "
+        "once every task is accepted).",
     ),
     "progress_note": (
         "每项任务的最近一次进度；每次进度与风险回复的原文见“沟通记录”及原始邮件。",
@@ -282,6 +333,20 @@ _TEXT: dict[str, Pair] = {
         "communication log and the raw messages.",
     ),
     "no_progress": ("尚无已分配的任务。", "No task has been assigned yet."),
+    "no_weekly": ("尚无进度回复或周进度询问。", "No progress report or request yet."),
+    "weekly_note": (
+        "每周在周进度截止日向未完成任务的负责人询问进度；“未回复”为截止时仍未收到答复。",
+        "Each week owners of open tasks are asked for progress on the day of the weekly "
+        "deadline; 'no reply' means none had arrived by the deadline.",
+    ),
+    "on_time": ("按时", "on time"),
+    "missing_reply": ("未回复", "no reply"),
+    "waiting_reply": ("待回复", "reply awaited"),
+    "late_reply": ("逾期", "late"),
+    "overdue_state": ("{state}（延期）", "{state} (overdue)"),
+    "overdue_note": ("延期：截止 {deadline} 未完成", "overdue: not done by {deadline}"),
+    "done_late": ("延期完成", "done after the deadline"),
+    "risk_note": ("风险（{at}）：{note}", "risk ({at}): {note}"),
     "no_acceptance": ("尚无提交验收的成果。", "No deliverable has been submitted yet."),
     "date_change": ("申请改期至 {due}：{reason}", "new date asked: {due}: {reason}"),
     "pending_review": ("待验收", "awaiting review"),
@@ -400,6 +465,25 @@ _COMMUNICATION_KINDS: dict[str, Pair] = {
     "owner/deliverable_accepted": ("验收通过通知", "deliverable accepted"),
     "owner/deliverable_returned": ("验收退回通知", "deliverable returned"),
     "owner/task_assignment": ("任务分配", "task assignment"),
+    "head/evaluation_notice": ("评估通知（部门负责人）", "evaluation notice (head)"),
+    "evaluator/name_departments": ("明确牵头部门", "departments to be named"),
+    "head/plan_request": ("方案征集", "plan requested"),
+    "lead/department_plan": ("部门方案转交", "department plan passed on"),
+    "approver/plan_approval": ("方案审批", "plan approval"),
+    "lead/plan_rejected": ("方案驳回", "plan rejected"),
+    "participant/plan_approved": ("方案已批准", "plan approved"),
+    "sender/plan_recorded": ("方案登记回执", "plan recorded"),
+    "sender/plan_not_taken": ("方案未登记", "plan not recorded"),
+    "requester/acceptance_form": ("成果验收表", "acceptance form"),
+    "owner/progress_request": ("周进度询问", "weekly progress request"),
+    "owner/risk_warning": ("风险预警", "deadline warning"),
+    "owner/overdue_notice": ("延期通知", "overdue notice"),
+    "participant/weekly_digest": ("周进度汇总", "weekly digest"),
+    "lead/problem_notice": ("问题处理通知", "problem notice"),
+    "lead/review_request": ("复盘请求", "review request"),
+    "participant/problem_resolved": ("问题解决通知", "problem resolved"),
+    "participant/archive_dossier": ("归档档案", "archived dossier"),
+    "author/review_returned": ("复盘报告未登记", "review not recorded"),
     "participant/minutes_final": ("纪要定稿", "minutes final"),
     "participant/minutes_for_confirmation": ("纪要确认", "minutes for confirmation"),
     "reporter/issue_acknowledged": ("问题登记回执", "problem registered"),
@@ -468,7 +552,10 @@ def dossier(
     minutes = uow.minutes.for_request(request.id)
     tasks = uow.minutes.tasks_of_request(request.id)
     issues = uow.issues.for_request(request.id)
+    review = uow.reviews.for_request(request.id)
     log = uow.communications.for_request(request.id)
+    plans = uow.plans.for_request(request.id)
+    forms = uow.acceptances.for_request(request.id)
 
     def sheet(key: str, rows: Sequence[tuple[str, ...]], empty: str = "", note: str = "") -> Sheet:
         """Form ``key`` with ``rows``; under it the text ``note`` (when it has rows) or
@@ -485,22 +572,49 @@ def dossier(
         )
 
     assigned = [t for t in tasks if t.state != "draft"]
+    standings = task_standings(uow, request.id, assigned)
 
     sheets = (
         sheet("request", [_request_row(request, uow, fmt)]),
         sheet("tracking", [_tracking_row(request, uow, fmt)]),
         sheet("meetings", [_meeting_row(m, uow, fmt) for m in meetings], "no_meetings"),
         sheet("minutes", [_minutes_row(m, uow, fmt) for m in minutes], "no_minutes"),
-        sheet("tasks", [_task_row(t, request, issues, fmt) for t in tasks], "no_tasks"),
+        sheet(
+            "tasks",
+            [_task_row(t, request, issues, fmt, standings.get(t.id)) for t in tasks],
+            "no_tasks",
+        ),
+        *(
+            [sheet("plans", [_plan_row(plan, uow, fmt) for plan in plans])]
+            if plans  # where the profile has plan approval and a plan came in
+            else []
+        ),
         sheet(
             "progress",
-            [_progress_row(t, issues, fmt) for t in assigned],
+            [_progress_row(t, issues, fmt, standings.get(t.id)) for t in assigned],
             "no_progress",
             "progress_note",
         ),
+        sheet(
+            "weekly",
+            [_report_row(line, fmt) for line in report_lines(uow, request.id, tasks)],
+            "no_weekly",
+            "weekly_note",
+        ),
         sheet("problems", [_issue_row(i, fmt) for i in issues], "no_problems"),
-        sheet("acceptance", _acceptance_rows(request, tasks, uow, fmt), "no_acceptance"),
-        sheet("review", [], "not_recorded"),  # no review records are kept yet
+        sheet(
+            "acceptance",
+            # The explicit form's records where the profile keeps them (成果验收表).
+            [_form_row(r, uow, fmt) for r in forms]
+            if forms
+            else _acceptance_rows(request, tasks, uow, fmt),
+            "no_acceptance",
+        ),
+        sheet(
+            "review",
+            [_review_row(review, meetings, uow, fmt)] if review is not None else [],
+            "no_review",
+        ),
         sheet("communications", _communication_rows(request, log, uow, fmt)),
     )
     as_of = max(
@@ -510,8 +624,11 @@ def dossier(
             *(m.updated_at for m in meetings),
             *(m.final_at or m.created_at for m in minutes),
             *(t.updated_at for t in tasks),
-            *(i.created_at for i in issues),
+            *(i.resolved_at or i.created_at for i in issues),
+            *((review.archived_at or review.received_at,) if review is not None else ()),
             *(c.at for c in log),
+            *(p.decided_at or p.created_at for p in plans),
+            *(r.decided_at or r.submitted_at for r in forms),
         ]
     )
     return Dossier(
@@ -521,10 +638,7 @@ def dossier(
         timezone=config.timezone.key,
         as_of=as_of,
         sheets=sheets,
-        notes=(
-            fmt.text("as_of", at=fmt.instant(as_of), tz=config.timezone.key),
-            fmt.text("not_recorded_dossier"),
-        ),
+        notes=(fmt.text("as_of", at=fmt.instant(as_of), tz=config.timezone.key),),
     )
 
 
@@ -627,8 +741,11 @@ def _minutes_row(minutes: Minutes, uow: SqlUnitOfWork, fmt: _Format) -> tuple[st
     )
 
 
-def _task_notes(task: Task, issues: Sequence[Issue], fmt: _Format) -> list[str]:
-    """The problems raised about the task, and a new date the owner asked for."""
+def _task_notes(
+    task: Task, issues: Sequence[Issue], fmt: _Format, standing: TaskStanding | None = None
+) -> list[str]:
+    """The problems raised about the task, a new date the owner asked for, and from the
+    execution stage: overdue (延期) and the latest risk reported."""
     notes = [
         fmt.text(
             "problem",
@@ -645,11 +762,59 @@ def _task_notes(task: Task, issues: Sequence[Issue], fmt: _Format) -> list[str]:
                 "date_change", due=fmt.day(task.requested_due), reason=task.requested_reason or ""
             )
         )
+    if standing is not None:
+        notes.extend(_standing_notes(standing, fmt))
     return notes
 
 
+def _standing_notes(standing: TaskStanding, fmt: _Format) -> list[str]:
+    notes = []
+    if standing.overdue_since is not None:
+        notes.append(fmt.text("overdue_note", deadline=fmt.instant(standing.overdue_since)))
+    if standing.done_late:
+        notes.append(fmt.text("done_late"))
+    if standing.risk is not None:
+        at, note = standing.risk
+        notes.append(fmt.text("risk_note", at=fmt.instant(at), note=note))
+    return notes
+
+
+def _task_state(task: Task, fmt: _Format, standing: TaskStanding | None) -> str:
+    state = fmt.label(_TASK_STATES, task.state)
+    if standing is not None and standing.overdue_since is not None:
+        return fmt.text("overdue_state", state=state)
+    return state
+
+
+def _report_row(line: ReportLine, fmt: _Format) -> tuple[str, ...]:
+    """One line of 周进度报告: a report, or a week's request left unanswered."""
+    if line.kind in ("missing", "waiting"):
+        kind = fmt.text(f"{line.kind}_reply")
+    else:
+        kind = action_label(line.kind, fmt.language)
+    if line.kind in ("missing", "waiting") or line.deadline is None:
+        on_time = ""
+    else:
+        on_time = fmt.text("on_time" if line.at <= line.deadline else "late_reply")
+    return (
+        fmt.instant(line.at),
+        line.task.ref,
+        line.task.title,
+        fmt.person(line.author),
+        kind,
+        f"{line.percent}%" if line.percent is not None else "",
+        line.note,
+        fmt.instant(line.deadline),
+        on_time,
+    )
+
+
 def _task_row(
-    task: Task, request: Request, issues: Sequence[Issue], fmt: _Format
+    task: Task,
+    request: Request,
+    issues: Sequence[Issue],
+    fmt: _Format,
+    standing: TaskStanding | None = None,
 ) -> tuple[str, ...]:
     acknowledged = (
         fmt.text("acknowledged", at=fmt.instant(task.acknowledged_at))
@@ -666,21 +831,23 @@ def _task_row(
         task.acceptance or "",
         fmt.day(task.due),
         acknowledged,
-        fmt.label(_TASK_STATES, task.state),
+        _task_state(task, fmt, standing),
         fmt.instant(task.done_at),
-        "\n".join(_task_notes(task, issues, fmt)),
+        "\n".join(_task_notes(task, issues, fmt, standing)),
     )
 
 
-def _progress_row(task: Task, issues: Sequence[Issue], fmt: _Format) -> tuple[str, ...]:
+def _progress_row(
+    task: Task, issues: Sequence[Issue], fmt: _Format, standing: TaskStanding | None = None
+) -> tuple[str, ...]:
     return (
         task.ref,
         task.title,
         fmt.person(task.owner_email, task.owner_name),
-        fmt.label(_TASK_STATES, task.state),
+        _task_state(task, fmt, standing),
         f"{task.progress}%" if task.progress is not None else "",
         fmt.day(task.due),
-        "\n".join(_task_notes(task, issues, fmt)),
+        "\n".join(_task_notes(task, issues, fmt, standing)),
         fmt.instant(task.updated_at),
     )
 
@@ -751,6 +918,37 @@ def _issue_row(issue: Issue, fmt: _Format) -> tuple[str, ...]:
         fmt.person(issue.reporter_email),
         fmt.label(_ISSUE_STATES, issue.state),
         fmt.instant(issue.created_at),
+        issue.resolution or "",
+        fmt.day(issue.resolution_due),
+        fmt.person(issue.resolution_owner) if issue.resolution_owner else "",
+        fmt.person(issue.resolved_by) if issue.resolved_by else "",
+        fmt.instant(issue.resolved_at),
+    )
+
+
+def _review_row(
+    review: Review, meetings: Sequence[Meeting], uow: SqlUnitOfWork, fmt: _Format
+) -> tuple[str, ...]:
+    """The lead's review; held at the review meeting when there was one."""
+    held = [m for m in meetings if m.kind == "review" and m.status != "CANCELLED"]
+    meeting = held[-1] if held else None
+    participants = (
+        [fmt.person(a.email, a.name) for a in uow.meetings.attendees(meeting.id) if not a.removed]
+        if meeting is not None
+        else []
+    )
+    files = uow.attachments.for_message(review.inbound_message_id)
+    return (
+        fmt.instant(meeting.start) if meeting is not None else "",
+        "\n".join(participants),
+        review.goals or "",
+        review.successes,
+        review.shortcomings,
+        review.improvements,
+        "\n".join(f"{a.filename or '-'} ({format_size(a.size)})" for a in files),
+        fmt.person(review.author),
+        fmt.instant(review.received_at),
+        fmt.day(review.archived_at.astimezone(fmt.tz).date()) if review.archived_at else "",
     )
 
 
@@ -764,7 +962,8 @@ def _communication_rows(
         if h.request_id == request.id
     }
     for s in uow.signoffs.for_request(request.id):
-        outcomes[s.inbound_message_id] = action_label(s.action, fmt.language)
+        context = uow.outbox.get(s.outbox_id).reply_context
+        outcomes[s.inbound_message_id] = action_label(s.action, fmt.language, context)
     rows: list[tuple[str, ...]] = []
     for c in log:
         kind = fmt.label(_COMMUNICATION_KINDS, c.kind)
@@ -780,6 +979,76 @@ def _communication_rows(
             )
         )
     return rows
+
+
+_PLAN_KINDS: dict[str, Pair] = {
+    "department": ("部门实施方案", "department plan"),
+    "consolidated": ("跨部门协作总体方案", "consolidated plan"),
+}
+_PLAN_STATES: dict[str, Pair] = {
+    "submitted": ("已提交", "submitted"),
+    "pending": ("审批中", "being approved"),
+    "approved": ("审批通过", "approved"),
+    "rejected": ("已驳回", "rejected"),
+    "superseded": ("已被新版本取代", "superseded"),
+}
+_APPROVAL_STATES: dict[str, Pair] = {
+    "waiting": ("待审批", "waiting"),
+    "asked": ("审批中", "asked"),
+    "approved": ("同意", "approved"),
+    "rejected": ("驳回", "rejected"),
+    "skipped": ("未审批", "not asked"),
+}
+_FORM_RESULTS: dict[str, Pair] = {
+    "pending": ("待验收", "awaiting review"),
+    "accepted": ("验收通过", "accepted"),
+    "returned": ("退回", "returned"),
+}
+
+
+def _plan_row(plan: Plan, uow: SqlUnitOfWork, fmt: _Format) -> tuple[str, ...]:
+    """One department plan, or one version of the consolidated plan with every
+    approver's step in order."""
+    files = uow.attachments.for_message(plan.inbound_message_id)
+    steps = [
+        f"{s.position}. {fmt.person(s.approver)}{fmt.text('colon')}"
+        + fmt.label(_APPROVAL_STATES, s.state)
+        + (f" {fmt.instant(s.decided_at)}" if s.decided_at else "")
+        + (f" — {s.reason}" if s.reason else "")
+        for s in uow.plans.approvals(plan.id)
+    ]
+    return (
+        fmt.label(_PLAN_KINDS, plan.kind),
+        plan.department,
+        str(plan.version),
+        fmt.person(plan.author),
+        fmt.instant(plan.created_at),
+        plan.text,
+        "\n".join(f"{a.filename or '-'} ({format_size(a.size)})" for a in files),
+        fmt.label(_PLAN_STATES, plan.state),
+        "\n".join(steps),
+        fmt.instant(plan.decided_at),
+    )
+
+
+def _form_row(record: AcceptanceRecord, uow: SqlUnitOfWork, fmt: _Format) -> tuple[str, ...]:
+    """One 成果验收表 as recorded: the form's fields and the acceptor's decision."""
+    files = (
+        uow.attachments.for_message(record.inbound_message_id) if record.inbound_message_id else []
+    )
+    return (
+        record.task_ref,
+        record.deliverable,
+        fmt.person(record.owner),
+        fmt.person(record.acceptor),
+        record.acceptance or "",
+        fmt.instant(record.submitted_at),
+        "\n".join(f"{a.filename or '-'} ({format_size(a.size)})" for a in files),
+        fmt.label(_FORM_RESULTS, record.result),
+        record.comments or "",
+        fmt.person(record.decided_by) if record.decided_by else "",
+        fmt.instant(record.decided_at),
+    )
 
 
 # --- raw messages -------------------------------------------------------------------------

@@ -24,14 +24,19 @@ from store.models import Attachment, Communication, InboundMessage, Issue, Outbo
 from store.uow import SqlUnitOfWork
 from workflow import presenting
 from workflow.actions import Recipient, SendMail
-from workflow.clocks import start_clock, stop_clocks
 from workflow.config import WorkflowConfig
 from workflow.errors import NotFoundError, RejectedInputError
-from workflow.meetings import record_calendar_reply, schedule_problem_meeting
+from workflow.evaluation import ask_for_evaluation
+from workflow.lookup import request_named
+from workflow.meetings import record_calendar_reply
 from workflow.minutes import record_minutes
+from workflow.numbering import department_code
 from workflow.outbound import queue_mail
+from workflow.plans import record_plan
+from workflow.problems import open_problem
 from workflow.profiles import format_number, number_scope
 from workflow.replies import record_reply
+from workflow.review import answers_review_request, record_review, reviewed_request
 from workflow.signoff import verp_outbox_id
 
 Outcome = Literal["processed", "duplicate", "noise", "quarantined"]
@@ -231,7 +236,7 @@ def _register_request(
         summary = f"request {number} resubmitted (revision {request.revision})"
     else:
         local_now = now.astimezone(config.timezone)
-        department = fields.requesting_department or ""
+        department = department_code(fields.requesting_department or "", config.directory)
         pattern = config.profile.numbering
         scope = number_scope(pattern, year=local_now.year, department=department)
         seq = uow.requests.allocate_number(scope)
@@ -258,19 +263,8 @@ def _register_request(
     _record_inbound(parsed, row, request.id, uow=uow, now=now, summary=summary)
 
     deadline = config.profile.service_level("evaluate_request").due(now, config.calendar)
-    stop_clocks(request.id, "evaluate_request", uow=uow, now=now)  # a resubmission restarts it
-    for coordinator in config.coordinators:
-        start_clock(
-            "evaluate_request",
-            request,
-            subject="request",
-            awaited=coordinator,
-            what=f"评估需求 {number}，回复“受理 牵头部门：… 配合部门：…”或“退回：理由”",
-            original_subject=f"[评估] {number} {request.title}",
-            uow=uow,
-            now=now,
-            config=config,
-        )
+    # To the office, or the requester's department head where the profile says so.
+    notice = ask_for_evaluation(request, parsed.attachments, uow=uow, now=now, config=config)
     requester = Recipient(sender, parsed.headers.from_name, parsed.language)
     ack = SendMail(
         template="requester/acknowledged",
@@ -281,17 +275,6 @@ def _register_request(
         request_number=number,
         request_id=request.id,
     ).in_answer_to(parsed.headers.message_id)
-    office = tuple(Recipient(addr, None, "zh") for addr in config.coordinators)
-    notice = SendMail(
-        template="office/evaluation_notice",
-        to=office,
-        context=presenting.request_context(
-            request, parsed.attachments, deadline, config.timezone, "zh"
-        ),
-        request_number=number,
-        request_id=request.id,
-        reply_context="evaluation",
-    )
     return number, [ack, notice]
 
 
@@ -354,11 +337,17 @@ def _record_issue(
         return _answer_invalid(parsed, row, uow=uow, now=now, config=config)
     fields = parsed.fields
     assert isinstance(fields, IssueFields)
-    request = uow.requests.by_number(fields.request) if fields.request else None
+    # The form knows the default numbering only (XT-2026-0012): a profile's own numbers
+    # (XZ-2026-001, 2026-研发-001) are looked up in the 所属任务/所属需求 line or the subject.
+    request = (
+        uow.requests.by_number(fields.request)
+        if fields.request
+        else request_named(f"{parsed.text}\n{parsed.headers.subject}", uow)
+    )
     issue = Issue(
         request_id=request.id if request else None,
         task_ref=fields.task,
-        request_ref=fields.request,
+        request_ref=fields.request or (request.number if request else None),
         description=fields.description or "",
         impact=fields.impact,
         tried=fields.tried,
@@ -384,7 +373,7 @@ def _record_issue(
         "withdrawn",
         "archived",
     ):
-        meeting_mails = schedule_problem_meeting(issue, request, uow=uow, now=now, config=config)
+        meeting_mails = open_problem(issue, request, uow=uow, now=now, config=config)
     return number, [
         *meeting_mails,
         SendMail(
@@ -412,6 +401,8 @@ def _record_reply(
     now: datetime,
     config: WorkflowConfig,
 ) -> HandlerResult:
+    if answers_review_request(parsed, uow):  # the review written as a reply to our request
+        return _record_review(parsed, row, uow=uow, now=now, config=config)
     outcome = record_reply(parsed, row, uow=uow, now=now, config=config)
     summary = f"reply: {parsed.reply.action if parsed.reply else 'none'} ({outcome.result})"
     _record_inbound(parsed, row, row.request_id, uow=uow, now=now, summary=summary)
@@ -441,6 +432,35 @@ def _record_minutes(
 ) -> HandlerResult:
     number, mails = record_minutes(parsed, row, uow=uow, now=now, config=config)
     _record_inbound(parsed, row, row.request_id, uow=uow, now=now, summary="minutes")
+    return number, mails
+
+
+def _record_review(
+    parsed: ParsedMessage,
+    row: InboundMessage,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> HandlerResult:
+    # Logged first, so the archived dossier's communication log holds the review mail.
+    request = reviewed_request(parsed, uow)
+    row.request_id = request.id if request else None
+    _record_inbound(parsed, row, row.request_id, uow=uow, now=now, summary="review")
+    number, mails = record_review(parsed, row, request, uow=uow, now=now, config=config)
+    return number, mails
+
+
+def _record_plan(
+    parsed: ParsedMessage,
+    row: InboundMessage,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> HandlerResult:
+    number, mails = record_plan(parsed, row, uow=uow, now=now, config=config)
+    _record_inbound(parsed, row, row.request_id, uow=uow, now=now, summary="plan")
     return number, mails
 
 
@@ -479,6 +499,8 @@ _HANDLERS = {
     "reply": _record_reply,
     "calendar_reply": _record_calendar_reply,
     "minutes": _record_minutes,
+    "plan": _record_plan,
+    "review": _record_review,
 }
 
 

@@ -176,10 +176,19 @@ def schedule_kickoff(
 
 
 def schedule_problem_meeting(
-    issue: Issue, request: Request, *, uow: SqlUnitOfWork, now: datetime, config: WorkflowConfig
+    issue: Issue,
+    request: Request,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+    owner: str | None = None,
 ) -> list[SendMail]:
+    """The problem meeting with the reporter, the task's ``owner`` and the lead head."""
     directory = config.directory
     people = [Invitee(issue.reporter_email, _known_name(directory, issue.reporter_email))]
+    if owner:
+        people.append(Invitee(owner, _known_name(directory, owner)))
     head = directory.head_of(request.lead_department) if request.lead_department else None
     if head:
         people.append(Invitee(head, _known_name(directory, head), "CHAIR"))
@@ -654,6 +663,10 @@ def move_meeting(
     meeting.reminded_at = None
     for attendee in uow.meetings.attendees(meeting.id):
         attendee.partstat = "NEEDS-ACTION"  # a new time needs a new answer
+    if meeting.kind == "kickoff":
+        from workflow.minutes import expect_minutes  # minutes -> clocks -> meetings
+
+        expect_minutes(request, uow=uow, now=now, config=config)  # due after the new end
     return invitations(meeting, request, uow=uow, now=now, config=config, is_update=True)
 
 

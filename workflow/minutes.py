@@ -23,6 +23,9 @@ from workflow.actions import Applied, Recipient, SendMail
 from workflow.clocks import start_clock, stop_clocks
 from workflow.config import WorkflowConfig
 from workflow.directory import Ambiguous, Conflict, Directory, Person, Resolved, Unknown
+from workflow.lookup import request_named
+from workflow.people import language as _lang
+from workflow.plans import ask_for_plans
 from workflow.signoff import Accepted
 
 OPEN_STATES = frozenset({"accepted", "minutes_confirming", "in_progress"})
@@ -48,10 +51,6 @@ TASK_KEYWORDS = {
 }
 
 
-def _lang(directory: Directory, address: str) -> str:
-    return "en" if directory.language_of(address) == "en" else "zh"
-
-
 def record_minutes(
     parsed: ParsedMessage,
     row: InboundMessage,
@@ -68,6 +67,8 @@ def record_minutes(
         if isinstance(fields, MinutesFields) and fields.request
         else None
     )
+    # A profile's own numbering (XZ-2026-001, 2026-研发-001) is found in the subject.
+    request = request or request_named(parsed.headers.subject, uow)
     problems: list[str] = []
     lang = _lang(config.directory, author) if author else parsed.language
     if request is None:
@@ -82,7 +83,11 @@ def record_minutes(
             if lang == "zh"
             else f"request {request.number} is {request.state} and takes no minutes"
         )
-    problems += [_error_text(e.field, e.code, e.raw, lang) for e in parsed.errors]
+    problems += [
+        _error_text(e.field, e.code, e.raw, lang)
+        for e in parsed.errors
+        if not (e.field == "request" and request is not None)
+    ]
     owners: list[tuple[ActionItem, Person]] = []
     if isinstance(fields, MinutesFields):
         for number, item in enumerate(fields.action_items, start=1):
@@ -100,6 +105,7 @@ def record_minutes(
     if problems or request is None or not isinstance(fields, MinutesFields):
         return (request.number if request else None), [_returned(parsed, request, problems, lang)]
 
+    stop_clocks(request.id, "minutes_sent", uow=uow, now=now)  # the minutes arrived
     previous = [m for m in uow.minutes.for_request(request.id)]
     for old in previous:
         if old.state in ("confirming", "objected"):
@@ -314,7 +320,7 @@ def _for_confirmation(
         mails.append(
             SendMail(
                 template="participant/minutes_for_confirmation",
-                to=(Recipient(person, person_info.name if person_info else None, lang),),  # type: ignore[arg-type]
+                to=(Recipient(person, person_info.name if person_info else None, lang),),
                 context={
                     "number": request.number,
                     "title": request.title,
@@ -392,7 +398,7 @@ def apply_confirmation(
         who = f"{config.directory.name_of(head)} <{head}>"
         mail = SendMail(
             template="author/minutes_objection",
-            to=(Recipient(minutes.author, None, author_lang),),  # type: ignore[arg-type]
+            to=(Recipient(minutes.author, None, author_lang),),
             context={
                 "number": request.number,
                 "title": request.title,
@@ -422,6 +428,81 @@ def apply_confirmation(
     )
 
 
+def assign_task(
+    task: Task, request: Request, *, uow: SqlUnitOfWork, now: datetime, config: WorkflowConfig
+) -> SendMail:
+    """The task mail to its owner (collaborators in copy), and the clock that waits for
+    the owner's acknowledgement: on final minutes, and again for a new owner."""
+    directory = config.directory
+    ack_deadline = config.profile.service_level("task_acknowledged").due(now, config.calendar)
+    start_clock(
+        "task_acknowledged",
+        request,
+        subject=f"task:{task.ref}",
+        awaited=task.owner_email,
+        what=f"确认任务 {task.ref}「{task.title}」的期限（回复“收到”或“申请改期：日期 理由”）",
+        original_subject=f"[任务] {request.number}/{task.ref} {task.title}",
+        uow=uow,
+        now=now,
+        config=config,
+    )
+    lang = _lang(directory, task.owner_email)
+    cc = tuple(Recipient(c, None, _lang(directory, c)) for c in task.collaborators if "@" in c)
+    return SendMail(
+        template="owner/task_assignment",
+        to=(Recipient(task.owner_email, task.owner_name, lang),),
+        cc=cc,
+        context={
+            "number": request.number,
+            "title": request.title,
+            "task_ref": task.ref,
+            "task_title": task.title,
+            "due": presenting.format_date(task.due, lang),
+            "deliverable": task.deliverable,
+            "acceptance": task.acceptance or "",
+            "collaborators": list(task.collaborators),
+            "lead_department": request.lead_department or "",
+            "keywords": TASK_KEYWORDS[lang],
+            "ack_deadline": presenting.format_instant(ack_deadline, config.timezone, lang),
+        },
+        request_number=request.number,
+        request_id=request.id,
+        reply_context="task",
+        task=task.ref,
+    )
+
+
+def expect_minutes(
+    request: Request, *, uow: SqlUnitOfWork, now: datetime, config: WorkflowConfig
+) -> None:
+    """The kickoff is set (or moved): the lead's head owes the minutes the profile's
+    ``minutes_sent`` limit after the meeting ends. Restarts the clock for the current
+    kickoff; nothing when there is none or the minutes arrived already."""
+    stop_clocks(request.id, "minutes_sent", uow=uow, now=now)
+    kickoffs = [
+        m
+        for m in uow.meetings.for_request(request.id)
+        if m.kind == "kickoff" and m.status != "CANCELLED"
+    ]
+    if not kickoffs or uow.minutes.for_request(request.id):
+        return
+    meeting = max(kickoffs, key=lambda m: (m.created_at, m.id))
+    head = config.directory.head_of(request.lead_department) if request.lead_department else None
+    for awaited in [head] if head else list(config.coordinators):
+        start_clock(
+            "minutes_sent",
+            request,
+            subject=f"meeting:{meeting.id}",
+            awaited=awaited,
+            what=f"会后以主题“[纪要] {request.number}”发送启动会纪要",
+            original_subject="",  # a new mail, not a reply
+            uow=uow,
+            now=now,
+            config=config,
+            anchor=meeting.end,
+        )
+
+
 def _finalise(
     minutes: Minutes, request: Request, *, uow: SqlUnitOfWork, now: datetime, config: WorkflowConfig
 ) -> list[SendMail]:
@@ -432,52 +513,11 @@ def _finalise(
     request.updated_at = now
     directory = config.directory
     tasks = uow.minutes.tasks_of_minutes(minutes.id)
-    ack_deadline = config.profile.service_level("task_acknowledged").due(now, config.calendar)
     mails: list[SendMail] = []
     for task in tasks:
         task.state = "assigned"
         task.updated_at = now
-        start_clock(
-            "task_acknowledged",
-            request,
-            subject=f"task:{task.ref}",
-            awaited=task.owner_email,
-            what=f"确认任务 {task.ref}「{task.title}」的期限（回复“收到”或“申请改期：日期 理由”）",
-            original_subject=f"[任务] {request.number}/{task.ref} {task.title}",
-            uow=uow,
-            now=now,
-            config=config,
-        )
-        lang = _lang(directory, task.owner_email)
-        cc = tuple(
-            Recipient(c, None, _lang(directory, c))  # type: ignore[arg-type]
-            for c in task.collaborators
-            if "@" in c
-        )
-        mails.append(
-            SendMail(
-                template="owner/task_assignment",
-                to=(Recipient(task.owner_email, task.owner_name, lang),),  # type: ignore[arg-type]
-                cc=cc,
-                context={
-                    "number": request.number,
-                    "title": request.title,
-                    "task_ref": task.ref,
-                    "task_title": task.title,
-                    "due": presenting.format_date(task.due, lang),
-                    "deliverable": task.deliverable,
-                    "acceptance": task.acceptance or "",
-                    "collaborators": list(task.collaborators),
-                    "lead_department": request.lead_department or "",
-                    "keywords": TASK_KEYWORDS[lang],
-                    "ack_deadline": presenting.format_instant(ack_deadline, config.timezone, lang),
-                },
-                request_number=request.number,
-                request_id=request.id,
-                reply_context="task",
-                task=task.ref,
-            )
-        )
+        mails.append(assign_task(task, request, uow=uow, now=now, config=config))
     confirmations = [
         f"{directory.name_of(c.head)}（{c.department}）"
         + presenting.format_instant(c.at, config.timezone, "zh")
@@ -489,7 +529,7 @@ def _finalise(
         mails.append(
             SendMail(
                 template="participant/minutes_final",
-                to=(Recipient(person, None, lang),),  # type: ignore[arg-type]
+                to=(Recipient(person, None, lang),),
                 context={
                     "number": request.number,
                     "title": request.title,
@@ -501,4 +541,5 @@ def _finalise(
                 request_id=request.id,
             )
         )
+    mails += ask_for_plans(request, uow=uow, now=now, config=config)  # where the profile has it
     return mails

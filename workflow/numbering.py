@@ -6,14 +6,26 @@ fields, attribute or index access and any other name are rejected.
 
 The sequence restarts every year, and per department when the pattern names the
 department: :func:`number_scope` gives the key of the sequence a number is drawn from.
+What ``{department}`` stands for is :func:`department_code`: the directory's short code
+of the requesting department (``研发`` for 研发部), else its name.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from string import Formatter
 
-__all__ = ["PLACEHOLDERS", "check_number_pattern", "format_number", "number_scope"]
+from workflow.directory import Directory
+
+__all__ = [
+    "PLACEHOLDERS",
+    "check_number_pattern",
+    "department_code",
+    "format_number",
+    "number_scope",
+]
 
 #: The placeholders a numbering pattern may use.
 PLACEHOLDERS = frozenset({"year", "seq", "department"})
@@ -119,3 +131,21 @@ def _render(piece: _Piece, *, year: int, seq: int, department: str) -> str:
         return piece.literal
     value: object = {"year": year, "seq": seq, "department": department.strip()}[piece.field]
     return piece.literal + format(value, piece.spec)
+
+
+# Characters kept in a number's department part: what a subject token can carry.
+_NOT_IN_NUMBER = re.compile(r"[^0-9A-Z\u4e00-\u9fff]+")
+
+
+def department_code(written: str, directory: Directory) -> str:
+    """``{department}`` of a request from ``written`` (the requesting department as the
+    request gives it): the directory's code for that department (by name or alias),
+    else its name, else what was written.
+
+    Kept to letters, digits and Chinese characters, upper-case (``R&D`` -> ``RD``), so a
+    number reads back from a subject; ``X`` when nothing is left.
+    """
+    found = directory.department(written) if written.strip() else None
+    text = (found.code or found.name) if found is not None else written
+    kept = _NOT_IN_NUMBER.sub("", unicodedata.normalize("NFKC", text).upper())
+    return kept or "X"

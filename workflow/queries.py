@@ -8,8 +8,11 @@ from zoneinfo import ZoneInfo
 
 from store.models import Request
 from store.uow import SqlUnitOfWork
+from workflow.acceptance import acceptances_view
 from workflow.config import WorkflowConfig
 from workflow.errors import NotFoundError
+from workflow.execution import overdue_alerts
+from workflow.plans import plans_view
 
 
 def next_deadline(request: Request, uow: SqlUnitOfWork) -> datetime | None:
@@ -44,6 +47,8 @@ def show_request(uow: SqlUnitOfWork, number: str, config: WorkflowConfig) -> dic
     if request is None:
         raise NotFoundError(f"no request numbered {number}")
     view = request_summary(request, config, uow)
+    tasks = uow.minutes.tasks_of_request(request.id)
+    overdue = overdue_alerts(uow, tasks)
     view.update(
         {
             "revision": request.revision,
@@ -107,13 +112,35 @@ def show_request(uow: SqlUnitOfWork, number: str, config: WorkflowConfig) -> dic
                     "due": t.due.isoformat() if t.due else None,
                     "state": t.state,
                     "acknowledged": t.acknowledged_at is not None,
+                    "progress": t.progress,
+                    # 延期: open and past the deadline of its current due date.
+                    "overdue": t.id in overdue,
+                    "overdue_since": overdue[t.id].astimezone(tz).isoformat()
+                    if t.id in overdue
+                    else None,
                 }
-                for t in uow.minutes.tasks_of_request(request.id)
+                for t in tasks
             ],
             "problems": [
-                {"id": i.id, "state": i.state, "task": i.task_ref}
+                {
+                    "id": i.id,
+                    "state": i.state,
+                    "task": i.task_ref,
+                    "description": i.description,
+                    "reporter": i.reporter_email,
+                    "resolution": i.resolution,
+                    "new_due": i.resolution_due.isoformat() if i.resolution_due else None,
+                    "new_owner": i.resolution_owner,
+                    "resolved_by": i.resolved_by,
+                    "resolved_at": i.resolved_at.astimezone(tz).isoformat()
+                    if i.resolved_at
+                    else None,
+                }
                 for i in uow.issues.for_request(request.id)
             ],
+            "review": _review_view(request, uow, tz),
+            "plans": plans_view(request, uow, config),
+            "acceptances": acceptances_view(request, uow, config),
             "communications": [
                 {
                     "at": c.at.astimezone(tz).isoformat(),
@@ -128,6 +155,28 @@ def show_request(uow: SqlUnitOfWork, number: str, config: WorkflowConfig) -> dic
         }
     )
     return view
+
+
+def _review_view(request: Request, uow: SqlUnitOfWork, tz: ZoneInfo) -> dict[str, Any] | None:
+    """The lead's review of the request (复盘), once received; None before."""
+    review = uow.reviews.for_request(request.id)
+    if review is None:
+        return None
+    return {
+        "author": review.author,
+        "received_at": review.received_at.astimezone(tz).isoformat(),
+        "goals": review.goals,
+        "successes": review.successes,
+        "shortcomings": review.shortcomings,
+        "improvements": review.improvements,
+        "attachments": [
+            {"filename": a.filename, "size": a.size, "sha256": a.sha256}
+            for a in uow.attachments.for_message(review.inbound_message_id)
+        ],
+        "archived_at": review.archived_at.astimezone(tz).isoformat()
+        if review.archived_at
+        else None,
+    }
 
 
 def quarantine_list(uow: SqlUnitOfWork, tz: ZoneInfo) -> list[dict[str, Any]]:

@@ -82,8 +82,19 @@ _ACTION_LABELS = {
 }
 
 
-def action_label(action: str, language: str) -> str:
-    return _ACTION_LABELS["en" if language == "en" else "zh"].get(action, action)
+#: Labels that depend on what was answered (``reject`` is a returned request in an
+#: evaluation, a rejected plan in an approval).
+_CONTEXT_LABELS = {
+    ("approval", "reject"): {"zh": "审批驳回", "en": "plan rejected"},
+}
+
+
+def action_label(action: str, language: str, context: str | None = None) -> str:
+    lang = "en" if language == "en" else "zh"
+    special = _CONTEXT_LABELS.get((context or "", action))
+    if special is not None:
+        return special[lang]
+    return _ACTION_LABELS[lang].get(action, action)
 
 
 @dataclass(frozen=True)
@@ -171,7 +182,14 @@ def record_reply(
         )
         uow.session.flush()
         receipt = _receipt(
-            verdict.signer, parsed, action, applied.detail, request, now=now, config=config
+            verdict.signer,
+            parsed,
+            action,
+            applied.detail,
+            request,
+            now=now,
+            config=config,
+            context=context,
         )
         return ReplyOutcome(number, [*applied.mails, receipt], "applied")
     return ReplyOutcome(number, applied.mails, applied.result)
@@ -241,7 +259,14 @@ def apply_reviewed(
         )
     )
     receipt = _receipt(
-        held.sender, parsed, held.action, applied.detail, request, now=now, config=config
+        held.sender,
+        parsed,
+        held.action,
+        applied.detail,
+        request,
+        now=now,
+        config=config,
+        context=answered.reply_context,
     )
     return ReplyOutcome(request.number if request else None, [*applied.mails, receipt], "applied")
 
@@ -321,11 +346,21 @@ def _apply(
     now: datetime,
     config: WorkflowConfig,
 ) -> Applied:
-    from workflow import evaluation, meetings, minutes, tasks
+    from workflow import evaluation, meetings, minutes, problems, tasks
 
     context = verdict.outbox.reply_context
+    if context == "notice" and request is not None:
+        return problems.apply_resolution(
+            verdict, action, value, request, parsed, uow=uow, now=now, config=config
+        )
     if context == "evaluation" and request is not None:
         return evaluation.apply(
+            verdict, action, value, request, parsed, uow=uow, now=now, config=config
+        )
+    if context == "approval" and request is not None:
+        from workflow.plans import apply_approval
+
+        return apply_approval(
             verdict, action, value, request, parsed, uow=uow, now=now, config=config
         )
     if context == "minutes" and action in ("confirm", "object") and request is not None:
@@ -422,6 +457,7 @@ def _receipt(
     *,
     now: datetime,
     config: WorkflowConfig,
+    context: str | None = None,
 ) -> SendMail:
     language = config.directory.language_of(signer)
     return SendMail(
@@ -430,7 +466,7 @@ def _receipt(
         context={
             "number": request.number if request else "",
             "title": request.title if request else "",
-            "action_label": action_label(action, language),
+            "action_label": action_label(action, language, context),
             "detail": detail,
             "at": presenting.format_instant(now, config.timezone, language),
         },

@@ -14,10 +14,14 @@ from mail_parsers.model import ParsedMessage
 from store.models import Request, Task
 from store.uow import SqlUnitOfWork
 from workflow import presenting
-from workflow.actions import Applied, Recipient, SendMail
+from workflow.actions import Applied, SendMail
 from workflow.clocks import start_clock, stop_clocks
 from workflow.config import WorkflowConfig
-from workflow.directory import Directory
+from workflow.execution import record_report
+from workflow.people import language as _lang
+from workflow.people import recipient as _recipient
+from workflow.people import who as _who
+from workflow.review import request_review
 from workflow.signoff import Accepted
 
 DATE_CHANGE_KEYWORDS = {
@@ -32,20 +36,6 @@ _STATE_TEXT = {
     "zh": "任务 {ref} 当前状态为「{state}」，该答复不适用，未作任何更改。",
     "en": "Task {ref} is {state}; that answer does not apply and nothing was changed.",
 }
-
-
-def _lang(directory: Directory, address: str) -> str:
-    return "en" if directory.language_of(address) == "en" else "zh"
-
-
-def _who(directory: Directory, address: str) -> str:
-    person = directory.person(address)
-    return f"{person.name} <{address}>" if person is not None and person.name else address
-
-
-def _recipient(directory: Directory, address: str) -> Recipient:
-    person = directory.person(address)
-    return Recipient(address, person.name if person else None, _lang(directory, address))  # type: ignore[arg-type]
 
 
 def _task(verdict: Accepted, request: Request, uow: SqlUnitOfWork) -> Task | None:
@@ -86,6 +76,8 @@ def apply_owner_reply(
     task = _task(verdict, request, uow)
     if task is None:
         return _not_applicable(verdict, request, parsed, action, None, config)
+    if task.owner_email.lower() != verdict.on_behalf_of.lower():
+        return _no_longer_owner(verdict, request, parsed, action, task, config)
     open_states = ("assigned", "acknowledged", "returned")
     if action in ("ack", "reschedule", "done"):
         stop_clocks(request.id, "task_acknowledged", uow=uow, now=now, subject=f"task:{task.ref}")
@@ -108,12 +100,71 @@ def apply_owner_reply(
         ):
             task.progress = int(value["percent"])
         task.updated_at = now
+        _keep_report(task, action, value, verdict, parsed, inbound_id=inbound_id, uow=uow, now=now)
         return Applied("applied", (), f"{task.ref} {action}")
     if action == "done" and task.state in open_states:
+        _keep_report(task, action, value, verdict, parsed, inbound_id=inbound_id, uow=uow, now=now)
         return _report_done(
             task, value, request, parsed, inbound_id=inbound_id, uow=uow, now=now, config=config
         )
     return _not_applicable(verdict, request, parsed, action, task, config)
+
+
+def _keep_report(
+    task: Task,
+    action: str,
+    value: object,
+    verdict: Accepted,
+    parsed: ParsedMessage,
+    *,
+    inbound_id: int | None,
+    uow: SqlUnitOfWork,
+    now: datetime,
+) -> None:
+    """The progress history (workflow.execution) keeps each 进度, 风险 and 完成 that applied."""
+    record_report(
+        task,
+        action,
+        value,
+        author=verdict.signer,
+        text=parsed.reply.new_text if parsed.reply else "",
+        inbound_id=inbound_id,
+        uow=uow,
+        now=now,
+    )
+
+
+def _no_longer_owner(
+    verdict: Accepted,
+    request: Request,
+    parsed: ParsedMessage,
+    action: str,
+    task: Task,
+    config: WorkflowConfig,
+) -> Applied:
+    """An answer to a task mail of a former owner (a problem's resolution moved the task)."""
+    from workflow.replies import not_applicable
+
+    lang = _lang(config.directory, verdict.signer)
+    owner = _who(config.directory, task.owner_email)
+    text = (
+        f"任务 {task.ref} 已改由 {owner} 负责，您的答复未作任何更改。"
+        if lang == "zh"
+        else f"Task {task.ref} is now owned by {owner}; your answer changed nothing."
+    )
+    return Applied(
+        "not_applicable",
+        (not_applicable(parsed, verdict.signer, request, action, text, [], config=config),),
+    )
+
+
+def change_due(task: Task, new_due: date, *, now: datetime) -> None:
+    """A new deadline is in force (an approved date change, a problem's resolution); a
+    date the owner asked for is settled by it."""
+    task.due = new_due
+    task.requested_due = None
+    task.requested_reason = None
+    task.updated_at = now
 
 
 def _request_date_change(
@@ -197,7 +248,7 @@ def decide_date_change(
         return _not_applicable(verdict, request, parsed, action, task, config)
     approved = action == "approve_date"
     if approved:
-        task.due = task.requested_due
+        change_due(task, task.requested_due, now=now)
     task.requested_due = None
     task.requested_reason = None
     task.updated_at = now
@@ -280,6 +331,19 @@ def _report_done(
             (a.filename or "deliverable", a.content_type, a.data) for a in parsed.attachments
         ),
     )
+    if config.profile.stages.explicit_acceptance_form:  # 成果验收表 (seed 002)
+        from workflow.acceptance import acceptance_form
+
+        mail = acceptance_form(
+            task,
+            request,
+            parsed,
+            inbound_id=inbound_id,
+            deadline=deadline,
+            uow=uow,
+            now=now,
+            config=config,
+        )
     return Applied("applied", (mail,), f"{task.ref} 完成，待验收")
 
 
@@ -303,6 +367,9 @@ def review_deliverable(
     reviewer = _who(directory, verdict.signer)
     task.updated_at = now
     stop_clocks(request.id, "acceptance_review", uow=uow, now=now, subject=f"task:{task.ref}")
+    from workflow.acceptance import record_decision
+
+    record_decision(task, action, value, verdict.signer, uow=uow, now=now)  # 成果验收表, if any
     if action == "return":
         task.state = "returned"
         reason = str(value or "").strip()
@@ -345,4 +412,6 @@ def review_deliverable(
     ):
         request.state = "delivered"
         request.updated_at = now
+        review_mails = request_review(request, uow=uow, now=now, config=config)
+        return Applied("applied", (mail, *review_mails), f"{task.ref} 验收通过，全部任务已验收")
     return Applied("applied", (mail,), f"{task.ref} 验收通过")
