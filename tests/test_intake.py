@@ -345,11 +345,11 @@ def test_attachments_are_stored_by_content_hash_never_by_sender_name(
 
 
 def test_concurrent_intake_numbers_are_unique(
-    tmp_path: Path, corpus_dir: Path, pg_url: str
+    tmp_path: Path, corpus_dir: Path, pg_empty_url: str
 ) -> None:
     # 24 requests from one sender: above the default daily rate limit of 20.
     app, _ = scratch_app(
-        tmp_path, LIAISON_STORE_URL=pg_url, LIAISON_WORKFLOW_RATE_LIMIT_PER_DAY="100"
+        tmp_path, LIAISON_STORE_URL=pg_empty_url, LIAISON_WORKFLOW_RATE_LIMIT_PER_DAY="100"
     )
     try:
         pipeline = Pipeline(

@@ -729,7 +729,7 @@ def test_example_directory_has_the_contract_shape() -> None:
     departments = directory["department"]
     assert [d["name"] for d in departments] == ["研发部", "市场部", "财务部", "行政部"]
     for department in departments:
-        assert set(department) == {"name", "aliases", "head", "superior", "members"}
+        assert set(department) == {"name", "code", "aliases", "head", "superior", "members"}
     people = {p["email"]: p for p in directory["person"]}
     assert len(people) == len(directory["person"])
     for person in people.values():
