@@ -472,7 +472,7 @@ def _record_only(
     now: datetime,
     config: WorkflowConfig,
 ) -> HandlerResult:
-    """Kinds whose stage is not run by intake (minutes, plan, review, calendar replies)."""
+    """Kinds no stage takes (e.g. a reply-less mail of no known kind): recorded only."""
     request_id = _request_answered(parsed, uow)
     row.request_id = request_id
     _record_inbound(parsed, row, request_id, uow=uow, now=now, summary=parsed.kind)
