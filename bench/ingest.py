@@ -9,10 +9,14 @@ in a scratch directory, each copy with its own Message-ID. Each round, on the sa
 
 * **bare**: read the file, ``email.message_from_bytes(raw, policy=email.policy.default)``;
 * **parser** (for reference): read the file, ``mail_parsers.message.parse_message(raw)``;
-* **ingest**: read the file, ``Pipeline.handle`` — what ``liaison process`` does per
-  message: one transaction with de-duplication, parse, raw bytes and request stored,
-  number allocated, acknowledgement and evaluation notice rendered, composed and written
-  to the outbox — on a fresh SQLite database built by ``daemon.bootstrap.build_app``.
+* **ingest**: what ``liaison process`` does with the files: read them, then
+  ``Pipeline.handle_batch`` on batches of ``daemon.pipeline.BATCH_SIZE`` (group commit:
+  one transaction and one COMMIT per batch). Per message: de-duplication, parse, raw
+  bytes and request stored, number allocated, acknowledgement and evaluation notice
+  rendered, composed and written to the outbox; on a fresh SQLite database built by
+  ``daemon.bootstrap.build_app``;
+* **single** (for reference): the same with ``Pipeline.handle``, one transaction and one
+  COMMIT per message, on a database of its own.
 
 Rates are messages per second; the report gives the median over the rounds and the ratio
 of the medians. ``--profile`` adds one more (untimed) ingest pass broken down by phase,
@@ -50,7 +54,7 @@ from typing import Any
 from bench.corpus import DEFAULT_CORPUS, RATE_LIMIT_PER_DAY, replicate, request_files
 from daemon.bootstrap import App, build_app
 from daemon.inbound import Arrival, SourceRef
-from daemon.pipeline import Pipeline
+from daemon.pipeline import BATCH_SIZE, Pipeline
 from daemon.settings import load_settings
 from mail_parsers.message import parse_message
 from store.uow import SqlUnitOfWork
@@ -69,6 +73,8 @@ class IngestReport:
     bare_rates: list[float] = field(default_factory=list)
     parser_rates: list[float] = field(default_factory=list)
     ingest_rates: list[float] = field(default_factory=list)
+    #: Ingest with one transaction per message (reference: no group commit).
+    single_rates: list[float] = field(default_factory=list)
     #: The same, per CPU second of this process (less sensitive to other load on the machine).
     bare_cpu_rates: list[float] = field(default_factory=list)
     ingest_cpu_rates: list[float] = field(default_factory=list)
@@ -97,6 +103,10 @@ class IngestReport:
         return statistics.median(self.ingest_rates)
 
     @property
+    def single_median(self) -> float:
+        return statistics.median(self.single_rates)
+
+    @property
     def ratio(self) -> float:
         """Median ingest rate over median bare-parse rate: the figure held to the target."""
         return self.ingest_median / self.bare_median
@@ -121,7 +131,15 @@ class IngestReport:
             "|---|---:|---:|",
             _rate_row("bare `email.message_from_bytes(policy=default)`", self.bare_median),
             _rate_row("`parse_message` alone (reference)", self.parser_median),
-            _rate_row("ingest (`Pipeline.handle`, SQLite)", self.ingest_median),
+            _rate_row(
+                f"ingest as `liaison process` (`Pipeline.handle_batch`, {BATCH_SIZE} per "
+                "commit, SQLite)",
+                self.ingest_median,
+            ),
+            _rate_row(
+                "ingest, one commit per message (`Pipeline.handle`; reference)",
+                self.single_median,
+            ),
             "",
             f"**Ratio ingest / bare parse: {self.ratio:.3f}** (target ≥ {TARGET_RATIO}; "
             f"{verdict} it). Per round: "
@@ -142,7 +160,7 @@ class IngestReport:
             ),
         ]
         if self.phases:
-            total = dict(self.phases).get("total (Pipeline.handle)", 0.0) or 1.0
+            total = dict(self.phases).get("total (Pipeline.handle_batch)", 0.0) or 1.0
             lines += [
                 "",
                 "Where an ingest goes (one extra pass, timers around each phase):",
@@ -243,7 +261,17 @@ def _pipeline(app: App) -> Pipeline:
 
 
 def _handle_all(pipeline: Pipeline, paths: Sequence[Path], outcomes: Counter[str]) -> None:
-    """What ``liaison process`` does for each file."""
+    """What ``liaison process`` does with the files: read them, then ingest them in
+    batches of ``BATCH_SIZE`` that share a transaction (group commit)."""
+    arrivals = [Arrival(SourceRef(f"file:{p}", None, None), p.read_bytes()) for p in paths]
+    for first in range(0, len(arrivals), BATCH_SIZE):
+        for handled in pipeline.handle_batch(arrivals[first : first + BATCH_SIZE]):
+            outcomes[handled.outcome.value] += 1
+
+
+def _handle_each(pipeline: Pipeline, paths: Sequence[Path], outcomes: Counter[str]) -> None:
+    """One transaction and one COMMIT per message, as a mailbox that hands messages over
+    one at a time gets (``Pipeline.handle``)."""
     for path in paths:
         arrival = Arrival(SourceRef(f"file:{path}", None, None), path.read_bytes())
         outcomes[pipeline.handle(arrival).value] += 1
@@ -254,6 +282,7 @@ class Round:
     bare: Elapsed = field(default_factory=Elapsed)
     parser: Elapsed = field(default_factory=Elapsed)
     ingest: Elapsed = field(default_factory=Elapsed)
+    single: Elapsed = field(default_factory=Elapsed)
     #: Ingest rate of each block in turn: flat unless the cost grows with the database.
     ingest_blocks: list[float] = field(default_factory=list)
 
@@ -261,12 +290,12 @@ class Round:
 def run_round(
     paths: Sequence[Path], workdir: Path, block: int, report: IngestReport | None = None
 ) -> Round:
-    """One round on a fresh database. The three loops take turns over blocks of ``block``
-    messages, so that a change in machine load falls on all three alike."""
+    """One round on fresh databases (one per ingest loop). The four loops take turns over
+    blocks of ``block`` messages, so that a change in machine load falls on all alike."""
     result = Round()
     outcomes: Counter[str] = Counter()
-    with fresh_app(workdir) as app:
-        pipeline = _pipeline(app)
+    with fresh_app(workdir) as app, fresh_app(workdir) as app_single:
+        pipeline, single = _pipeline(app), _pipeline(app_single)
         gc.collect()
         for first in range(0, len(paths), block):
             chunk = paths[first : first + block]
@@ -276,6 +305,7 @@ def run_round(
             _timed(lambda c: _handle_all(pipeline, c, outcomes), chunk, block_ingest)
             result.ingest.add(block_ingest.wall, block_ingest.cpu, block_ingest.messages)
             result.ingest_blocks.append(block_ingest.rate)
+            _timed(lambda c: _handle_each(single, c, Counter()), chunk, result.single)
         if report is not None:
             report.outcomes = dict(outcomes)
             with SqlUnitOfWork(app.session_factory) as uow:
@@ -368,7 +398,7 @@ def phase_breakdown(paths: Sequence[Path], workdir: Path) -> list[tuple[str, flo
     per = 1000.0 / len(paths)
     parse_ms = 1000.0 / parser_rate(paths)
     rows = [
-        ("total (Pipeline.handle)", total * per),
+        ("total (Pipeline.handle_batch)", total * per),
         (PARSE_LABEL, parse_ms),
     ]
     accounted = parse_ms / per
@@ -439,6 +469,7 @@ def run(
             report.bare_rates.append(result.bare.rate)
             report.parser_rates.append(result.parser.rate)
             report.ingest_rates.append(result.ingest.rate)
+            report.single_rates.append(result.single.rate)
             report.bare_cpu_rates.append(result.bare.cpu_rate)
             report.ingest_cpu_rates.append(result.ingest.cpu_rate)
             report.ingest_blocks = result.ingest_blocks

@@ -30,6 +30,7 @@ from store.uow import make_session_factory
 from workflow.clock import Clock
 from workflow.config import BusyLookup, Interval, WorkflowConfig, cannot_tell
 from workflow.directory import DirectorySource, StaticDirectory
+from workflow.numbering import number_reader
 from workflow.profiles import load_profile
 from workflow.workdays import WorkingCalendar
 
@@ -82,11 +83,13 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext | None:
 
 
 def parse_options(settings: Settings) -> ParseOptions:
+    """The parsers' options; request numbers are read in the profile's numbering."""
     return ParseOptions(
         mailbox_address=settings.mailbox.address,
         message_id_domain=settings.mailbox.message_id_domain,
         trusted_authserv_id=settings.security.trusted_authserv_id,
         timezone=settings.calendar.timezone,
+        request_number=number_reader(load_profile(settings.workflow.profile).numbering),
     )
 
 

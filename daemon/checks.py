@@ -60,6 +60,7 @@ def check_servers(settings: Settings, *, timeout: float = DEFAULT_TIMEOUT) -> li
     elif settings.calendar.backend == "ews" and mailbox.backend != "ews":
         results.append(_skipped("calendar.ews", "the EWS calendar is not checked yet"))
 
+    results.append(check_profile(settings))
     results.append(check_directory(settings))
     return results
 
@@ -324,3 +325,17 @@ def check_directory(settings: Settings) -> CheckResult:
     if directory.warnings:
         detail += "; warnings: " + "; ".join(directory.warnings)
     return CheckResult(name, True, detail)
+
+
+def check_profile(settings: Settings) -> CheckResult:
+    """The workflow profile loads as the service will load it, every problem named."""
+    from workflow.profiles import ProfileError, load_profile
+
+    name = "workflow.profile"
+    try:
+        profile = load_profile(settings.workflow.profile)
+    except ProfileError as exc:
+        return CheckResult(name, False, "; ".join(exc.problems) or str(exc))
+    return CheckResult(
+        name, True, f"{profile.name}: numbering {profile.numbering}, {profile.source}"
+    )

@@ -15,7 +15,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -429,6 +429,10 @@ class ImapIntake:
     offered again before its own capped backoff has passed, so one failing message
     never turns into a hot loop nor holds up the others.
 
+    With `batch_handler`, the arrivals of one fetch are handed over together and
+    committed together (group commit: a backlog pays one COMMIT per fetch, not one per
+    message); the moves follow that commit, message by message as above.
+
     `run_once` and `run` must not be used from two threads at once.
     """
 
@@ -437,6 +441,7 @@ class ImapIntake:
         mailbox_factory: Callable[[], FolderMailbox],
         handler: Handler,
         *,
+        batch_handler: Callable[[Sequence[Arrival]], Sequence[Outcome]] | None = None,
         batch: int = 100,
         backoff: Backoff = Backoff(initial=1.0, maximum=300.0),
         retry_backoff: Backoff = Backoff(initial=30.0, maximum=1800.0),
@@ -446,6 +451,7 @@ class ImapIntake:
             raise ValueError("batch must be at least 1")
         self._factory = mailbox_factory
         self._handler = handler
+        self._batch_handler = batch_handler
         self._batch = batch
         self._backoff = backoff
         self._retry_backoff = retry_backoff
@@ -472,8 +478,8 @@ class ImapIntake:
             arrivals = mailbox.fetch_pending(self._batch, skip=waiting)
             # Forget the backoff of messages that left the folder some other way.
             self._deferred = {ref: d for ref, d in self._deferred.items() if ref in listed}
-            for arrival in arrivals:
-                self._acknowledge(mailbox, arrival.ref, self._handle(arrival))
+            for arrival, outcome in zip(arrivals, self._handle_all(arrivals), strict=True):
+                self._acknowledge(mailbox, arrival.ref, outcome)
             return len(arrivals)
         except MailboxConnectionError:
             self._discard()
@@ -522,6 +528,19 @@ class ImapIntake:
         mailbox, self._mailbox = self._mailbox, None
         if mailbox is not None:
             mailbox.close()
+
+    def _handle_all(self, arrivals: Sequence[Arrival]) -> list[Outcome]:
+        if self._batch_handler is None or len(arrivals) < 2:
+            return [self._handle(arrival) for arrival in arrivals]
+        try:
+            outcomes = list(self._batch_handler(arrivals))
+        except Exception:
+            log.exception("batch handler failed; its %d messages stay in the folder", len(arrivals))
+            return [Outcome.RETRY] * len(arrivals)
+        if len(outcomes) != len(arrivals) or not all(isinstance(o, Outcome) for o in outcomes):
+            log.error("batch handler returned %r; every message treated as RETRY", outcomes)
+            return [Outcome.RETRY] * len(arrivals)
+        return outcomes
 
     def _handle(self, arrival: Arrival) -> Outcome:
         try:

@@ -74,7 +74,13 @@ class Service:
                 io_timeout=imap.timeout,
                 ssl_context=tls_context(imap.ca_file),
             )
-            intake = ImapIntake(lambda: ImapMailbox(settings), self.pipeline.handle)
+            intake = ImapIntake(
+                lambda: ImapMailbox(settings),
+                self.pipeline.handle,
+                batch_handler=lambda arrivals: [
+                    handled.outcome for handled in self.pipeline.handle_batch(arrivals)
+                ],
+            )
             self._spawn("imap-intake", lambda: intake.run(self.stop_event))
             log.info("reading imap://%s@%s:%s/%s", imap.username, imap.host, imap.port, imap.folder)
         else:

@@ -6,6 +6,10 @@ A label line is optional leading white space, a known label, optional white spac
 case and without white space, so ``Ｔｉｔｌｅ :`` and ``主　题：`` match ``Title``/``主题``.
 A value runs from the rest of its label line through the following lines up to the next
 label line, a blank line, a signature separator, the start of quoted text or the end.
+
+Request numbers are found by the pattern the caller passes (``ParseOptions.request_number``:
+the configured profile's numbering, e.g. ``XZ-2026-001`` or ``2026-财务-001``); without one,
+by the default ``XT-2026-0015``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ _HEADER_LINE = re.compile(
 )
 _ATTRIBUTION = re.compile(r"(?:写道|wrote)\s*[:：]\s*$", re.I)
 _TASK_ID = re.compile(r"(?<![A-Za-z0-9])RW-\d+(?![0-9])", re.I)
+#: The default numbering's request numbers, when the caller passes no pattern.
 _REQUEST_ID = re.compile(r"(?<![A-Za-z0-9])XT-\d{4}-\d+(?![0-9])", re.I)
 
 _URGENCY: dict[str, Urgency] = {
@@ -289,8 +294,13 @@ def read_request_fields(
     return fields, tuple(errors)
 
 
-def read_issue_fields(text: str) -> tuple[IssueFields, tuple[FieldError, ...]]:
-    """The issue form in ``text``: a task (``RW-…`` or ``XT-…/RW-…``) or a request is needed."""
+def read_issue_fields(
+    text: str, numbers: re.Pattern[str] | None = None
+) -> tuple[IssueFields, tuple[FieldError, ...]]:
+    """The issue form in ``text``: a task (``RW-…`` or ``XT-…/RW-…``) or a request is needed.
+
+    ``numbers`` finds request numbers (see :func:`find_request_id`).
+    """
     errors: list[FieldError] = []
     if is_blank(text):
         errors.append(FieldError("body", "empty"))
@@ -298,7 +308,7 @@ def read_issue_fields(text: str) -> tuple[IssueFields, tuple[FieldError, ...]]:
     task_text = _value(found, "task")
     request_text = _value(found, "request")
     task = _first_id(_TASK_ID, task_text)
-    request = _first_id(_REQUEST_ID, request_text) or _first_id(_REQUEST_ID, task_text)
+    request = find_request_id(request_text, numbers) or find_request_id(task_text, numbers)
     if task is None and request is None:
         errors.append(FieldError("task", "missing", task_text or request_text))
     if _value(found, "description") is None:
@@ -323,6 +333,10 @@ def _first_id(pattern: re.Pattern[str], text: str | None) -> str | None:
     return match.group(0).upper() if match is not None else None
 
 
-def find_request_id(text: str) -> str | None:
-    """The first ``XT-YYYY-NNNN`` in ``text``, upper-case."""
-    return _first_id(_REQUEST_ID, text)
+def find_request_id(text: str | None, numbers: re.Pattern[str] | None = None) -> str | None:
+    """The first request number in ``text`` (NFKC-folded), upper-case.
+
+    ``numbers`` is what a request number looks like under the configured profile
+    (``ParseOptions.request_number``); without it, the default ``XT-YYYY-NNNN``.
+    """
+    return _first_id(numbers or _REQUEST_ID, text)

@@ -175,9 +175,11 @@ def _assemble(
         if errors and kind == "request":
             kind = "invalid_request"
     elif content == "issue":
-        fields, errors = read_issue_fields(body.text)
+        fields, errors = read_issue_fields(body.text, options.request_number)
     elif content == "minutes":
-        fields, errors = read_minutes_fields(body.text, reading.headers.subject, today)
+        fields, errors = read_minutes_fields(
+            body.text, reading.headers.subject, today, options.request_number
+        )
     elif content == "bounce":
         bounce = _read_bounce(msg)
     elif content == "read_receipt":

@@ -171,9 +171,11 @@ def parse_action_item(
 
 
 def read_minutes_fields(
-    text: str, subject: str, today: date | None
+    text: str, subject: str, today: date | None, numbers: re.Pattern[str] | None = None
 ) -> tuple[MinutesFields, tuple[FieldError, ...]]:
-    """The minutes in ``text``; the request number comes from a label, else the subject."""
+    """The minutes in ``text``; the request number comes from a label, else the subject,
+    else the body. ``numbers`` finds it (the profile's numbering,
+    ``ParseOptions.request_number``; by default ``XT-YYYY-NNNN``)."""
     errors: list[FieldError] = []
     if is_blank(text):
         errors.append(FieldError("body", "empty"))
@@ -181,8 +183,8 @@ def read_minutes_fields(
     found = extract(lines, MINUTES_LABELS)
 
     request_item = found.get("request")
-    request = find_request_id(request_item.value) if request_item and request_item.value else None
-    request = request or find_request_id(subject) or find_request_id(text)
+    request = find_request_id(request_item.value if request_item else None, numbers)
+    request = request or find_request_id(subject, numbers) or find_request_id(text, numbers)
     if request is None:
         errors.append(FieldError("request", "missing"))
 

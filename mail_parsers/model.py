@@ -6,6 +6,7 @@ The shapes mirror the schema of the test corpus (``shared/corpus/README.md``):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
@@ -45,6 +46,10 @@ class ParseOptions:
     timezone: str = "Asia/Shanghai"
     max_mime_depth: int = 20
     max_recipients: int = 500
+    #: What finds a request number in a subject or body: the configured profile's
+    #: numbering (``workflow.numbering.number_reader``). None: the default
+    #: ``XT-2026-0015`` (a reply's subject also the other shipped shapes).
+    request_number: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@ be a reply and returns a :class:`~mail_parsers.model.ReplyReading`:
   ``<{context}.{request}[.{task}].{unique}@{message_id_domain}>`` (request and task
   lower-cased, percent-encoded beyond ``a-z 0-9 - _``). Only when no id of
   ours is there does the subject tag decide (``[纪要]``/``[MINUTES]`` …);
+* the **request** is read from the subject (or an id of ours of no known context) by
+  ``options.request_number``, the configured profile's numbering; without one, by the
+  shapes of the shipped profiles (``XT-2026-0012``, ``XZ-2026-001``, ``2026-研发部-001``);
 * the **new text** is the text above the first quote marker (plain text when there is
   any, otherwise the HTML with its quote cut off, converted to text);
 * the **action** follows the keyword rule of :mod:`mail_parsers.reply_keywords`.
@@ -16,6 +19,7 @@ be a reply and returns a :class:`~mail_parsers.model.ReplyReading`:
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -51,8 +55,8 @@ _TAG_CONTEXT: Final = {
     "审批": "approval",
     "approval": "approval",
 }
-# Request numbers: XT-2026-0012 (standard), XZ-2026-001 (intra-department),
-# 2026-研发部-001 (task-record profile). Tasks: RW-0003.
+# Request numbers when the options name no profile's numbering: XT-2026-0012 (standard),
+# XZ-2026-001 (intra-department), 2026-研发部-001 (task-record profile). Tasks: RW-0003.
 _REQUEST_IN_TEXT: Final = re.compile(
     r"(?<![A-Za-z0-9])[A-Za-z]{2,4}-\d{4}-\d{3,4}(?!\d)"
     r"|(?<![\dA-Za-z])\d{4}-[^\s\d\-/\\\[\]【】()（）<>.@,，;；:：]{1,20}-\d{3,4}(?!\d)"
@@ -84,11 +88,11 @@ def _nearest_first(in_reply_to: str | None, references: Sequence[str]) -> Iterat
 
 
 def _first_match(pattern: re.Pattern[str], text: str) -> str | None:
-    match = pattern.search(text)
+    match = pattern.search(unicodedata.normalize("NFKC", text))
     return match.group(0).upper() if match else None
 
 
-def _context_of_id(local: str) -> ReplyContext:
+def _context_of_id(local: str, numbers: re.Pattern[str]) -> ReplyContext:
     # Number and task are percent-encoded when they hold more than ``a-z 0-9 - _``
     # (``2026-%e7%a0%94%e5%8f%91%e9%83%a8-001`` is ``2026-研发部-001``).
     parts = [unquote(part) for part in local.split(".")]
@@ -97,7 +101,7 @@ def _context_of_id(local: str) -> ReplyContext:
     name = _CONTEXT_ALIASES.get(name, name)
     if name not in CONTEXTS:
         # One of ours, but nothing that takes a sign-off (an invitation, a digest …).
-        request = _first_match(_REQUEST_IN_TEXT, local)
+        request = _first_match(numbers, local)
         return ReplyContext(None, request, _first_match(_TASK_IN_TEXT, local))
     request = parts[1].upper() if len(parts) >= 2 and parts[1] else None
     task = None
@@ -107,18 +111,27 @@ def _context_of_id(local: str) -> ReplyContext:
 
 
 def reply_context(
-    in_reply_to: str | None, references: Sequence[str], subject: str, message_id_domain: str
+    in_reply_to: str | None,
+    references: Sequence[str],
+    subject: str,
+    message_id_domain: str,
+    numbers: re.Pattern[str] | None = None,
 ) -> ReplyContext:
-    """The context of a reply: our nearest Message-ID decides, else the subject tag."""
+    """The context of a reply: our nearest Message-ID decides, else the subject tag.
+
+    ``numbers`` finds a request number in the subject (``ParseOptions.request_number``);
+    without it, any of the shipped profiles' shapes.
+    """
+    numbers = numbers or _REQUEST_IN_TEXT
     domain = message_id_domain.lower()
     for msg_id in _nearest_first(in_reply_to, references):
         local, _, id_domain = msg_id.rpartition("@")
         if local and id_domain.lower() == domain:
-            return _context_of_id(local)
+            return _context_of_id(local, numbers)
     tag = _SUBJECT_TAG.search(subject)
     context = _TAG_CONTEXT[tag.group(1).lower()] if tag else None
     return ReplyContext(
-        context, _first_match(_REQUEST_IN_TEXT, subject), _first_match(_TASK_IN_TEXT, subject)
+        context, _first_match(numbers, subject), _first_match(_TASK_IN_TEXT, subject)
     )
 
 
@@ -158,7 +171,9 @@ def read_reply(
     ``in_reply_to`` of the result is the message's own ``In-Reply-To`` id (as the corpus
     schema has it), even when the context came from ``References``.
     """
-    where = reply_context(in_reply_to, references, subject, options.message_id_domain)
+    where = reply_context(
+        in_reply_to, references, subject, options.message_id_domain, options.request_number
+    )
     text = reply_new_text(text_plain, html)
     if where.context is None:
         action, value = "none", None

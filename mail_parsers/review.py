@@ -16,6 +16,7 @@ line, a signature separator or quoted text. ``目标达成情况``/``Goals`` is 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from mail_parsers.fields import LabelTable, extract, find_request_id
@@ -65,8 +66,14 @@ class ReviewFields:
     improvements: str | None
 
 
-def read_review_fields(text: str, subject: str = "") -> tuple[ReviewFields, tuple[FieldError, ...]]:
-    """The review in ``text``, and a ``missing`` error for each required section not found."""
+def read_review_fields(
+    text: str, subject: str = "", numbers: re.Pattern[str] | None = None
+) -> tuple[ReviewFields, tuple[FieldError, ...]]:
+    """The review in ``text``, and a ``missing`` error for each required section not found.
+
+    The request number is the one in the 所属需求 field, else in ``subject``; ``numbers``
+    finds it (the profile's numbering, ``ParseOptions.request_number``; default ``XT-``).
+    """
     found = extract(text.split("\n"), REVIEW_LABELS)
 
     def value(name: str) -> str | None:
@@ -74,7 +81,7 @@ def read_review_fields(text: str, subject: str = "") -> tuple[ReviewFields, tupl
         return item.value if item is not None else None
 
     request_text = value("request")
-    request = (find_request_id(request_text) if request_text else None) or find_request_id(subject)
+    request = find_request_id(request_text, numbers) or find_request_id(subject, numbers)
     fields = ReviewFields(
         request=request,
         goals=value("goals"),

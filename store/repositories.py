@@ -8,17 +8,20 @@ processes (numbers, outbox claims, leases) are written for both SQLite and Postg
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    bindparam,
     case,
     delete,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -86,6 +89,82 @@ def _json_array_elements(session: Session, column: Any) -> TableValuedAlias:
     raise UnsupportedDatabaseError(f"no JSON array functions for database {name!r}")
 
 
+# Statements on the intake path, built once: parameters are bound at execution, so
+# each message pays for running them, not for building and cache-keying them again.
+
+_BY_MESSAGE_ID: Final = (
+    select(InboundMessage.id)
+    .where(InboundMessage.message_id == bindparam("message_id"))
+    .order_by(InboundMessage.id)
+    .limit(1)
+)
+
+
+@functools.cache
+def _duplicate_query(by_uid: bool, no_uidvalidity: bool, by_message_id: bool) -> Select[tuple[int]]:
+    """What :meth:`InboundRepository.find_duplicate` runs: source identity first, then
+    Message-ID, then content hash, each condition served by its own index, the order of
+    preference in ``ORDER BY``."""
+    ranked: list[tuple[ColumnElement[bool], int]] = []
+    if by_uid:
+        validity: ColumnElement[bool] = (
+            InboundMessage.source_uidvalidity.is_(None)
+            if no_uidvalidity
+            else InboundMessage.source_uidvalidity == bindparam("uidvalidity")
+        )
+        identity = and_(
+            InboundMessage.source == bindparam("source"),
+            validity,
+            InboundMessage.source_uid == bindparam("uid"),
+        )
+        ranked.append((identity, 0))
+    if by_message_id:
+        ranked.append((InboundMessage.message_id == bindparam("message_id"), 1))
+    ranked.append((InboundMessage.content_sha256 == bindparam("sha256"), 2))
+    return (
+        select(InboundMessage.id)
+        .where(or_(*(condition for condition, _ in ranked)))
+        .order_by(case(*ranked, else_=3), InboundMessage.id)
+        .limit(1)
+    )
+
+
+_RECEIVED_SINCE: Final = (
+    select(func.count())
+    .select_from(Communication)
+    .where(
+        Communication.direction == Direction.IN,
+        func.lower(Communication.from_addr) == bindparam("sender"),
+        Communication.at >= bindparam("since"),
+    )
+)
+
+_OUTBOX_COLUMNS: Final = tuple(c for c in OutboxMessage.__table__.columns if c.key != "id")
+_OUTBOX_INSERT: Final = insert(OutboxMessage).returning(OutboxMessage.id)
+_OUTBOX_ENVELOPE: Final = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id == bindparam("outbox_id"))
+    .values(envelope_from=bindparam("envelope_from"))
+)
+
+
+@functools.cache
+def _next_number(dialect: str) -> Any:
+    """``allocate_number``'s statement for the dialect: one upsert, the old value back."""
+    inserts: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    if dialect not in inserts:
+        raise UnsupportedDatabaseError(f"no upsert for database {dialect!r}")
+    return (
+        inserts[dialect](NumberSequence)
+        .values(scope=bindparam("scope"), next_value=2)
+        .on_conflict_do_update(
+            index_elements=[NumberSequence.scope],
+            set_={"next_value": NumberSequence.next_value + 1},
+        )
+        .returning(NumberSequence.next_value - 1)
+    )
+
+
 class _Repository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -115,8 +194,8 @@ class _Repository:
 class InboundRepository(_Repository):
     """Inbound messages: raw bytes, identity for de-duplication, processing outcome."""
 
-    def add(self, message: InboundMessage) -> InboundMessage:
-        return self._add(message)
+    def add(self, message: InboundMessage, *, flush: bool = True) -> InboundMessage:
+        return self._add(message, flush=flush)
 
     def get(self, message_id: int) -> InboundMessage:
         """The message with this row id; :class:`NotFoundError` if there is none."""
@@ -139,37 +218,29 @@ class InboundRepository(_Repository):
         Message-ID, then by the SHA-256 of the raw bytes: one query, each condition
         served by its own index, the order of preference in ``ORDER BY``.
         """
-        ranked: list[tuple[ColumnElement[bool], int]] = []
-        if uid is not None:
-            validity: ColumnElement[bool] = (
-                InboundMessage.source_uidvalidity.is_(None)
-                if uidvalidity is None
-                else InboundMessage.source_uidvalidity == uidvalidity
-            )
-            identity = and_(
-                InboundMessage.source == source, validity, InboundMessage.source_uid == uid
-            )
-            ranked.append((identity, 0))
-        if message_id is not None:
-            ranked.append((InboundMessage.message_id == message_id, 1))
-        ranked.append((InboundMessage.content_sha256 == sha256, 2))
-        statement = (
-            select(InboundMessage)
-            .where(or_(*(condition for condition, _ in ranked)))
-            .order_by(case(*ranked, else_=3), InboundMessage.id)
-            .limit(1)
-        )
-        return self._session.scalars(statement).first()
+        statement = _duplicate_query(uid is not None, uidvalidity is None, message_id is not None)
+        params = {
+            "source": source,
+            "uidvalidity": uidvalidity,
+            "uid": uid,
+            "message_id": message_id,
+            "sha256": sha256,
+        }
+        return self._first_of(statement, params)
 
     def by_message_id(self, message_id: str) -> InboundMessage | None:
         """The earliest stored message with this Message-ID, or None."""
-        statement = (
-            select(InboundMessage)
-            .where(InboundMessage.message_id == message_id)
-            .order_by(InboundMessage.id)
-            .limit(1)
-        )
-        return self._session.scalars(statement).first()
+        return self._first_of(_BY_MESSAGE_ID, {"message_id": message_id})
+
+    def _first_of(
+        self, statement: Select[tuple[int]], params: dict[str, Any]
+    ) -> InboundMessage | None:
+        """The row whose id ``statement`` selects, if any. Every message is looked up
+        before it is stored and almost none is found, so the lookup is a plain query
+        (after the flush an ORM query would do) and only a hit loads the row."""
+        self._session.flush()
+        row_id = self._session.connection().execute(statement, params).scalar()
+        return None if row_id is None else self._session.get(InboundMessage, row_id)
 
     def count_attempt(self, message_id: int, reason: str) -> int:
         """Record one failed attempt at processing the message; the new attempt count.
@@ -234,26 +305,15 @@ class RequestRepository(_Repository):
     def allocate_number(self, scope: str) -> int:
         """The next sequence value of ``scope`` (1, 2, ...), unique across processes.
 
-        The scope's row is created if missing (``ON CONFLICT DO NOTHING``), then locked
-        with ``SELECT ... FOR UPDATE`` until the transaction ends, so concurrent
-        transactions queue behind each other (on SQLite the ``BEGIN IMMEDIATE`` of the
-        engine does the same). A rolled-back transaction gives its value back.
+        One statement: the scope's row is created holding 2 (1 is handed out), or its
+        value is incremented (``ON CONFLICT DO UPDATE``), and the value it held comes
+        back (``RETURNING``). The row stays locked until the transaction ends, so
+        concurrent transactions queue behind each other (on SQLite the ``BEGIN
+        IMMEDIATE`` of the engine does the same). A rolled-back transaction gives its
+        value back. Run on the connection: nothing pending needs flushing for it.
         """
-        insert = _upsert_insert(self._session, NumberSequence)
-        self._session.execute(
-            insert.values(scope=scope, next_value=1).on_conflict_do_nothing(
-                index_elements=[NumberSequence.scope]
-            )
-        )
-        value = self._session.execute(
-            select(NumberSequence.next_value).where(NumberSequence.scope == scope).with_for_update()
-        ).scalar_one()
-        self._session.execute(
-            update(NumberSequence)
-            .where(NumberSequence.scope == scope)
-            .values(next_value=value + 1)
-            .execution_options(synchronize_session=False)
-        )
+        statement = _next_number(_dialect_name(self._session))
+        value: int = self._session.connection().execute(statement, {"scope": scope}).scalar_one()
         return value
 
 
@@ -336,15 +396,10 @@ class CommunicationRepository(_Repository):
 
     def count_received_since(self, sender: str, since: datetime) -> int:
         """How many inbound messages from ``sender`` (any case) were recorded since ``since``."""
-        return self._session.execute(
-            select(func.count())
-            .select_from(Communication)
-            .where(
-                Communication.direction == Direction.IN,
-                func.lower(Communication.from_addr) == sender.lower(),
-                Communication.at >= since,
-            )
-        ).scalar_one()
+        statement = _RECEIVED_SINCE
+        params = {"sender": sender.lower(), "since": since}
+        count: int = self._session.connection().execute(statement, params).scalar_one()
+        return count
 
     def count_about_since(self, kind: str, summary: str, since: datetime) -> int:
         """Outbound mails of ``kind`` whose summary is ``summary`` since ``since`` (e.g. one
@@ -390,6 +445,22 @@ class OutboxRepository(_Repository):
 
     def add(self, message: OutboxMessage) -> OutboxMessage:
         return self._add(message)
+
+    def insert(self, message: OutboxMessage) -> int:
+        """Insert ``message`` at once, with one ``INSERT ... RETURNING`` on the
+        connection, and return its id.
+
+        What a freshly composed mail needs (its id names it in the communication log and
+        in its VERP envelope) without an ORM flush: ``message`` itself stays out of the
+        session, and nothing else pending is written for it.
+        """
+        values = {c.key: getattr(message, c.key) for c in _OUTBOX_COLUMNS}
+        outbox_id: int = self._session.connection().execute(_OUTBOX_INSERT, values).scalar_one()
+        return outbox_id
+
+    def set_envelope_from(self, outbox_id: int, envelope_from: str) -> None:
+        params = {"outbox_id": outbox_id, "envelope_from": envelope_from}
+        self._session.connection().execute(_OUTBOX_ENVELOPE, params)
 
     def get(self, outbox_id: int) -> OutboxMessage:
         return self._get(OutboxMessage, outbox_id)

@@ -283,9 +283,11 @@ def test_init_files_pass_check_with_every_server_reachable(
         "outbound.maildir",
         "store",
         "store.attachments_dir",
+        "workflow.profile",
         "directory",
     }
     assert all(": ok: " in line for line in results.values()), ran.out
+    assert "standard: numbering XT-{year}-{seq:04d}" in results["workflow.profile"]
     assert listener["LIAISON_MAILBOX_LISTENER_PORT"] in results["mailbox.listener"]
     assert str(tmp_path / "liaison.db") in results["store"]
     assert "answered SELECT 1" in results["store"]
@@ -316,6 +318,29 @@ def test_check_names_the_server_it_cannot_reach(
         f"mailbox.imap: FAILED: cannot connect to 127.0.0.1:{closed}: Connection refused"
     ]
     assert any(line.startswith("store: ok: ") for line in ran.lines)
+
+
+def test_check_names_every_problem_of_a_copied_profile(
+    liaison: Liaison, starter: Path, tmp_path: Path
+) -> None:
+    text = (Path(__file__).parents[1] / "workflow" / "profiles" / "standard.toml").read_text(
+        encoding="utf-8"
+    )
+    # Two mistakes: the overdue level removed, the numbering without a sequence.
+    start = text.index("[service_levels.task_overdue]")
+    end = text.find("\n[", start + 1)
+    broken = text[:start] + (text[end + 1 :] if end != -1 else "")
+    broken = broken.replace('numbering = "XT-{year}-{seq:04d}"', 'numbering = "XT-{year}"')
+    assert broken.count("XT-{year}") == 1
+    copied = tmp_path / "ours.toml"
+    copied.write_text(broken, encoding="utf-8")
+
+    ran = liaison("check", "--config", starter, env={"LIAISON_WORKFLOW_PROFILE": str(copied)})
+
+    assert ran.code != 0
+    assert "Traceback" not in ran.err
+    [failed] = [line for line in ran.lines if line.startswith("workflow.profile: FAILED: ")]
+    assert "task_overdue" in failed and "seq" in failed, failed
 
 
 def test_init_refuses_to_overwrite_unless_forced(

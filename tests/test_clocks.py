@@ -11,7 +11,14 @@ import pytest
 from daemon.inbound import Outcome
 from daemon.pipeline import Pipeline
 from store.uow import SqlUnitOfWork
-from tests.support import ROOT_EXAMPLES, SHANGHAI, build_reply, parse_mail, scratch_app
+from tests.support import (
+    ROOT_EXAMPLES,
+    SHANGHAI,
+    build_reply,
+    parse_mail,
+    scratch_app,
+    text_of,
+)
 from tests.test_meetings import REQUEST, World
 from workflow.clocks import TickReport, tick
 
@@ -82,3 +89,44 @@ def test_the_awaited_reply_stops_the_clock(world: World) -> None:
     # The next thing the request waits for is the heads' kickoff, not the evaluation.
     view = world.view()
     assert view["state"] == "accepted"
+
+
+def test_reminders_and_escalations_are_written_in_each_readers_language(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    """The directory says the office reads English, its head Chinese: the reminder to the
+    office is in English and names it, the escalation to the head is in Chinese."""
+    directory = tmp_path / "directory.toml"
+    directory.write_text(
+        (ROOT_EXAMPLES / "directory.toml").read_text(encoding="utf-8")
+        + '\n[[person]]\nemail = "office@example.com"\nname = "Coordination Office"\n'
+        'language = "en"\n',
+        encoding="utf-8",
+    )
+    app, _ = scratch_app(tmp_path / "app", LIAISON_DIRECTORY_FILE=str(directory))
+    world = World(
+        app,
+        Pipeline(
+            session_factory=app.session_factory,
+            config=app.workflow,
+            blobs=app.blobs,
+            clock=app.clock,
+        ),
+    )
+    try:
+        assert world.arrive((corpus_dir / REQUEST).read_bytes()) is Outcome.PROCESSED
+        _tick(world, datetime(2026, 3, 18, 9, 30, tzinfo=SHANGHAI))
+        [reminder] = world.sent("awaited/reminder")
+        to = parse_mail(reminder)["To"].addresses[0]
+        assert (to.addr_spec, to.display_name) == (OFFICE, "Coordination Office")
+        assert parse_mail(reminder)["Subject"].startswith("[Reminder] XT-2026-0001")
+        _tick(world, datetime(2026, 3, 19, 9, 30, tzinfo=SHANGHAI))
+        [escalation] = world.sent("superior/escalation")
+        assert parse_mail(escalation)["To"].addresses[0].addr_spec == OFFICE_HEAD
+        subject = parse_mail(escalation)["Subject"]
+        assert subject.startswith(
+            "[升级督办] XT-2026-0001 Coordination Office <office@example.com>"
+        )
+        assert "已超期 2 个工作日" in text_of(parse_mail(escalation))
+    finally:
+        app.close()

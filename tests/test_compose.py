@@ -501,6 +501,8 @@ def test_rendered_mail_composes_and_reads_back() -> None:
         "attachments": [],
         "has_attachments": False,
         "deadline": "2026年3月17日（周二） 18:00",
+        "evaluator": "协调办公室",
+        "signature": "协调办公室",
     }
     rendered = render_mail("requester/acknowledged", "zh", context)
     message = _parse(

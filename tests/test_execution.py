@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.message import EmailMessage
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,7 @@ from tests.support import (
 )
 from tests.test_meetings import REQUEST, World
 from tests.test_minutes import ACCEPT_TWO, ADMIN_HEAD, FINANCE_HEAD, ITEMS
+from tests.test_problems import issue_mail
 from workflow.clock import FrozenClock
 from workflow.clocks import TickReport, tick
 from workflow.export import dossier
@@ -58,6 +60,7 @@ WANG = "wang.qiang@example.com"  # 研发部: owns RW-0002 (due Fri 2026-04-10)
 CTO = "cto@example.com"
 WU_FANG = "wu.fang@example.com"  # 财务部: head finance.lead@, superior gm@
 GM = "gm@example.com"
+REQUESTER = "liu.yang@example.com"  # 行政部 (head 周敏): the corpus request's sender
 
 
 def at(month: int, day: int, hour: int, minute: int = 0) -> datetime:
@@ -424,6 +427,145 @@ def test_an_overdue_task_is_escalated_to_the_owners_head_and_superior(cross: Run
     # No warning came first (the task was assigned within the warning window's past).
     assert "未单独催办" in text_of(escalations[0])
     assert cross.tick(at(3, 25, 9, 1)).overdue == 0
+
+
+# --- the task_overdue level of a copied profile ----------------------------------------------
+
+
+def overdue_profile(tmp_path: Path, level: str) -> str:
+    """A copy of the standard profile whose ``task_overdue`` level is ``level``."""
+    text = (resources.files("workflow") / "profiles" / "standard.toml").read_text("utf-8")
+    shipped = (
+        "[service_levels.task_overdue]\n"
+        'unit = "working_days"\n'
+        'remind = ["owner", "lead_head"]\n'
+        'escalate_to = ["owner_head", "owner_superior"]\n'
+        "escalate_after = 0\n"
+    )
+    assert shipped in text
+    path = tmp_path / "ours.toml"
+    path.write_text(text.replace(shipped, level), encoding="utf-8")
+    return str(path)
+
+
+def test_a_copied_task_overdue_level_changes_who_hears_of_a_late_task(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    # Only the owner is noticed; the requester's department head (周敏, 行政部) is told
+    # instead of the owner's head and superior.
+    level = (
+        "[service_levels.task_overdue]\n"
+        'unit = "working_days"\n'
+        'remind = ["owner"]\n'
+        'escalate_to = ["requester_head"]\n'
+        "escalate_after = 0\n"
+    )
+    profile = overdue_profile(tmp_path, level)
+    runs = _start(tmp_path, corpus_dir, ITEMS, LIAISON_WORKFLOW_PROFILE=profile)
+    run = next(runs)
+    try:
+        assert run.tick(at(3, 30, 9)).overdue == 1
+        notices = run.mails("owner/overdue_notice")
+        assert [a.addr_spec for m in notices for a in m["To"].addresses] == [LI_NA]
+        [escalation] = run.escalations("RW-0001")
+        assert [a.addr_spec for a in escalation["To"].addresses] == [ADMIN_HEAD]
+        assert run.mails("superior/escalation", CTO) == []
+    finally:
+        next(runs, None)
+
+
+@pytest.fixture
+def later(tmp_path: Path, corpus_dir: Path) -> Iterator[Run]:
+    """The standard profile, but a late task is escalated one working day after its
+    deadline."""
+    level = (
+        "[service_levels.task_overdue]\n"
+        'unit = "working_days"\n'
+        'remind = ["owner", "lead_head"]\n'
+        'escalate_to = ["owner_head", "owner_superior"]\n'
+        "escalate_after = 1\n"
+    )
+    profile = overdue_profile(tmp_path, level)
+    yield from _start(tmp_path, corpus_dir, ITEMS, LIAISON_WORKFLOW_PROFILE=profile)
+
+
+def test_an_overdue_task_is_escalated_after_the_levels_working_days(later: Run) -> None:
+    run = later
+    assert run.tick(at(3, 30, 9)).overdue == 1  # Friday 03-27 18:00 passed: the notices
+    assert len(run.mails("owner/overdue_notice")) == 2
+    assert run.escalations("RW-0001") == []
+    run.tick(at(3, 30, 17, 59))  # due at the end of Monday, one working day later
+    assert run.escalations("RW-0001") == []
+    assert run.tick(at(3, 31, 9)).overdue == 0
+    escalations = run.escalations("RW-0001")
+    # The owner's head (also the lead head) and superior, each once; the owner had the
+    # notice.
+    assert sorted(a.addr_spec for m in escalations for a in m["To"].addresses) == [
+        CTO,
+        LEAD_HEAD,
+    ]
+    body = text_of(escalations[0])
+    assert "李娜 <li.na@example.com>" in body and "截止 2026年3月27日（周五）" in body
+    assert "已超期 2 个工作日" in body  # Friday's deadline, seen on Tuesday
+    run.tick(at(4, 1, 9))
+    assert len(run.escalations("RW-0001")) == 2  # never again
+
+
+@pytest.mark.parametrize("answer", ["done", "new date"])
+def test_a_late_task_done_or_given_a_new_date_is_not_escalated_later(
+    later: Run, answer: str
+) -> None:
+    run = later
+    run.tick(at(3, 30, 9))
+    assignment = run.raw("owner/task_assignment", LI_NA, "RW-0001")
+    if answer == "done":
+        run.reply(assignment, LI_NA, "完成\n", at(3, 30, 10))
+    else:
+        run.reply(assignment, LI_NA, "申请改期：2026-04-20 等待供应商数据\n", at(3, 30, 10))
+        asked = run.raw("lead/date_change_request", LEAD_HEAD, "RW-0001")
+        run.reply(asked, LEAD_HEAD, "同意改期\n", at(3, 30, 11))
+        assert run.task("RW-0001")["due"] == "2026-04-20"
+    run.tick(at(3, 31, 9))
+    run.tick(at(4, 1, 9))
+    assert run.escalations("RW-0001") == []
+
+
+# --- a new owner for a returned task ----------------------------------------------------------
+
+
+def test_a_returned_task_handed_to_a_new_owner_awaits_their_acknowledgement(run: Run) -> None:
+    # RW-0001 is delivered and returned by the requester: 李娜 reworks it.
+    assignment = run.raw("owner/task_assignment", LI_NA, "RW-0001")
+    run.reply(assignment, LI_NA, "完成\n", at(3, 17, 10))
+    review = run.raw("requester/acceptance_request", REQUESTER, "RW-0001")
+    run.reply(review, REQUESTER, "退回：缺少异常处理规则\n", at(3, 17, 14))
+    assert run.task("RW-0001")["state"] == "returned"
+
+    # A problem about it is resolved by giving it to 王强.
+    run.clock.set(at(3, 18, 9))
+    assert run.world.arrive(issue_mail(task="XT-2026-0001/RW-0001")) is Outcome.PROCESSED
+    [notice] = run.world.sent("lead/problem_notice")
+    run.reply(notice, LEAD_HEAD, "解决：改由王强接手 新负责人：王强\n", at(3, 18, 10))
+    task = run.task("RW-0001")
+    # Newly assigned work for the new owner, not the former owner's rework.
+    assert (task["owner"], task["state"], task["acknowledged"]) == (WANG, "assigned", False)
+    handed = run.raw("owner/task_assignment", WANG, "RW-0001")
+    with SqlUnitOfWork(run.world.app.session_factory) as uow:
+        request = uow.requests.by_number(run.number)
+        assert request is not None
+        waiting = [
+            (c.subject, c.awaited) for c in uow.clocks.open_for(request.id, "task_acknowledged")
+        ]
+    assert waiting == [("task:RW-0001", WANG)]
+
+    # The new owner's 收到 acknowledges it (a returned task would refuse it).
+    run.reply(handed, WANG, "收到\n", at(3, 18, 11))
+    task = run.task("RW-0001")
+    assert (task["state"], task["acknowledged"]) == ("acknowledged", True)
+    assert run.mails("sender/not_applicable", WANG) == []
+    # And they deliver it as any owner does.
+    run.reply(handed, WANG, "完成\n", at(3, 19, 10))
+    assert run.task("RW-0001")["state"] == "done"
 
 
 def _execution(report: TickReport) -> tuple[int, ...]:

@@ -8,7 +8,7 @@ import signal
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from email.utils import make_msgid
@@ -381,6 +381,49 @@ def test_run_once_treats_a_raising_handler_as_retry(imap_server: DovecotServer) 
     assert handler.subjects() == ["boom", "fine"]
     assert imap_server.fetch("INBOX") == [boom]
     assert imap_server.fetch("Processed") == [fine]
+
+
+def test_a_batch_handler_gets_one_fetch_at_once_and_each_message_is_filed(
+    imap_server: DovecotServer,
+) -> None:
+    done, bad, later = message("done"), message("bad"), message("later")
+    for raw in (done, bad, later):
+        imap_server.append(raw)
+    decide = by_subject(bad=Outcome.QUARANTINED, later=Outcome.RETRY)
+    batches: list[list[str]] = []
+
+    def handle_batch(arrivals: Sequence[Arrival]) -> list[Outcome]:
+        batches.append([subject_of(a) for a in arrivals])
+        return [decide(a) for a in arrivals]
+
+    single = RecordingHandler(decide)
+    intake = intake_for(settings_for(imap_server), single, batch_handler=handle_batch)
+
+    assert intake.run_once() == 3
+
+    assert batches == [["done", "bad", "later"]]
+    assert single.subjects() == []  # the one-at-a-time handler was not needed
+    assert imap_server.fetch("Processed") == [done]
+    assert imap_server.fetch("Quarantine") == [bad]
+    assert imap_server.fetch("INBOX") == [later]
+
+
+def test_a_raising_batch_handler_leaves_its_messages_in_place(imap_server: DovecotServer) -> None:
+    first, second = message("first"), message("second")
+    imap_server.append(first)
+    imap_server.append(second)
+
+    def handle_batch(arrivals: Sequence[Arrival]) -> list[Outcome]:
+        raise RuntimeError("database is down")
+
+    intake = intake_for(
+        settings_for(imap_server),
+        RecordingHandler(lambda _arrival: Outcome.PROCESSED),
+        batch_handler=handle_batch,
+    )
+    assert intake.run_once() == 2
+    assert imap_server.fetch("INBOX") == [first, second]
+    assert imap_server.fetch("Processed") == []
 
 
 def test_a_retried_message_waits_for_its_own_backoff(imap_server: DovecotServer) -> None:

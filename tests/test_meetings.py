@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from daemon.bootstrap import App
 from daemon.inbound import Arrival, Outcome, SourceRef
 from daemon.pipeline import Pipeline
+from store.models import ClockItem
 from store.uow import SqlUnitOfWork
 from tests.support import ROOT_EXAMPLES, SHANGHAI, build_reply, parse_mail, scratch_app, text_of
 from workflow.clocks import tick
@@ -51,9 +53,11 @@ class World:
         return meeting  # type: ignore[no-any-return]
 
 
-@pytest.fixture
-def world(tmp_path: Path, corpus_dir: Path) -> Iterator[World]:
-    app, _ = scratch_app(tmp_path, LIAISON_DIRECTORY_FILE=str(ROOT_EXAMPLES / "directory.toml"))
+def accepted_world(root: Path, corpus_dir: Path, **overrides: str) -> World:
+    """XT-2026-0001 registered and accepted on Monday 2026-03-16 09:00: the kickoff is set."""
+    app, _ = scratch_app(
+        root, LIAISON_DIRECTORY_FILE=str(ROOT_EXAMPLES / "directory.toml"), **overrides
+    )
     w = World(
         app,
         Pipeline(
@@ -66,8 +70,23 @@ def world(tmp_path: Path, corpus_dir: Path) -> Iterator[World]:
     assert w.arrive((corpus_dir / REQUEST).read_bytes()) is Outcome.PROCESSED
     [notice] = w.sent("office/evaluation_notice")
     assert w.arrive(build_reply(notice, sender=OFFICE, body=ACCEPT)) is Outcome.PROCESSED
+    return w
+
+
+@pytest.fixture
+def world(tmp_path: Path, corpus_dir: Path) -> Iterator[World]:
+    w = accepted_world(tmp_path, corpus_dir)
     yield w
-    app.close()
+    w.app.close()
+
+
+def _clocks(world: World, name: str, state: str = "open") -> list[ClockItem]:
+    with SqlUnitOfWork(world.app.session_factory) as uow:
+        rows = uow.session.scalars(
+            select(ClockItem).where(ClockItem.name == name, ClockItem.state == state)
+        ).all()
+        uow.session.expunge_all()
+        return list(rows)
 
 
 def _invitation_for(world: World, address: str) -> bytes:
@@ -311,6 +330,63 @@ def test_cancelling_sends_cancel_with_the_next_sequence(world: World) -> None:
     assert world.meeting()["status"] == "CANCELLED"
 
 
+def test_cancelling_stops_what_counts_on_the_meeting(world: World) -> None:
+    """The lead owes no minutes of a meeting that was called off, no reminder goes out
+    for it, and a pending proposal of a new time lapses."""
+    [minutes_clock] = _clocks(world, "minutes_sent")
+    assert minutes_clock.subject.startswith("meeting:")
+    ics = itip_reply(
+        world.meeting(),
+        SUPPORT_HEAD,
+        "NEEDS-ACTION",
+        method="COUNTER",
+        counter=("20260318T060000Z", "20260318T070000Z"),
+    )
+    world.arrive(calendar_mail(SUPPORT_HEAD, ics))
+    with SqlUnitOfWork(world.app.session_factory) as uow:
+        request = uow.requests.by_number("XT-2026-0001")
+        assert request is not None
+        cancel_meetings(
+            request, "需求撤回", uow=uow, now=world.app.clock.now(), config=world.app.workflow
+        )
+        uow.commit()
+    assert _clocks(world, "minutes_sent") == []
+    assert [c.id for c in _clocks(world, "minutes_sent", "stopped")] == [minutes_clock.id]
+    with SqlUnitOfWork(world.app.session_factory) as uow:
+        # The day before the meeting, then the mornings after the minutes' deadline
+        # (Wednesday's end) and after its escalation (Thursday's end).
+        assert minutes_clock.due_at == datetime(2026, 3, 18, 18, 0, tzinfo=SHANGHAI)
+        assert minutes_clock.escalate_at == datetime(2026, 3, 19, 18, 0, tzinfo=SHANGHAI)
+        for at in (
+            datetime(2026, 3, 16, 17, 0, tzinfo=SHANGHAI),
+            datetime(2026, 3, 19, 9, 30, tzinfo=SHANGHAI),
+            datetime(2026, 3, 20, 9, 30, tzinfo=SHANGHAI),
+        ):
+            tick(uow=uow, now=at, config=world.app.workflow)
+        uow.commit()
+    assert world.sent("attendee/agenda_reminder") == []
+    assert [
+        r
+        for r in world.sent("awaited/reminder")
+        if parse_mail(r)["To"].addresses[0].addr_spec == LEAD_HEAD
+    ] == []
+    assert world.sent("superior/escalation") == []
+    # The lead approving the proposal now changes nothing: the meeting stays cancelled.
+    lead_notice = next(
+        r
+        for r in world.sent("lead/counter_proposal")
+        if parse_mail(r)["To"].addresses[0].addr_spec == LEAD_HEAD
+    )
+    world.arrive(build_reply(lead_notice, sender=LEAD_HEAD, body="同意改期\n"))
+    assert world.meeting()["status"] == "CANCELLED" and world.meeting()["sequence"] == 1
+    assert [
+        r
+        for r in world.sent("attendee/meeting_invitation")
+        if parse_mail(r)["Subject"].startswith("[会议更新]")
+    ] == []
+    assert len(world.sent("sender/not_applicable")) == 1
+
+
 def test_problem_meeting_within_24_hours_of_an_issue_mail(world: World, corpus_dir: Path) -> None:
     raw = (corpus_dir / "iss_02_request_number_thunderbird.eml").read_bytes()
     raw = raw.replace(b"XT-2026-0003", b"XT-2026-0001")
@@ -326,6 +402,39 @@ def test_problem_meeting_within_24_hours_of_an_issue_mail(world: World, corpus_d
 def test_the_kickoff_leaves_the_agenda_a_day_ahead(world: World) -> None:
     start = datetime.fromisoformat(str(world.meeting()["start"]))
     assert start - world.app.clock.now() >= timedelta(hours=24)
+    # The standard profile sends no materials ahead: the agenda's day is all it waits.
+    assert start == datetime(2026, 3, 17, 9, 0, tzinfo=SHANGHAI)
+
+
+def test_the_cross_department_kickoff_leaves_the_materials_two_working_days(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    """Seed 001: the background materials reach people two working days before the
+    meeting. They go out with the invitation, on Monday at 09:00: the kickoff is on
+    Wednesday, not on Tuesday as the agenda's 24 hours alone would allow."""
+    world = accepted_world(tmp_path, corpus_dir, LIAISON_WORKFLOW_PROFILE="cross-department")
+    try:
+        config = world.app.workflow
+        start = datetime.fromisoformat(str(world.meeting()["start"]))
+        assert start == datetime(2026, 3, 18, 9, 0, tzinfo=SHANGHAI)
+        assert start + config.meeting_duration <= config.profile.service_level(
+            "kickoff_meeting"
+        ).due(world.app.clock.now(), config.calendar)  # still within the kickoff target
+        with SqlUnitOfWork(world.app.session_factory) as uow:
+            invitations = [
+                (r.created_at, r.raw)
+                for r in uow.outbox.in_state("pending")
+                if r.kind == "attendee/meeting_invitation"
+            ]
+        assert len(invitations) == 4
+        # Every lead time is met by the invitation that carries agenda and materials.
+        for name in ("agenda_before_meeting", "materials_before_meeting"):
+            lead = config.profile.service_level(name)
+            assert all(sent <= lead.due(start, config.calendar) for sent, _ in invitations)
+        body = text_of(parse_mail(invitations[0][1]))
+        assert "背景与目标" in body  # the materials: the request's background and goals
+    finally:
+        world.app.close()
 
 
 def test_agenda_reminder_goes_once_the_working_day_before(world: World) -> None:

@@ -21,9 +21,15 @@ from mail_parsers.fields import (
 from mail_parsers.headers import parse_address_list
 from mail_parsers.message import parse_message
 from mail_parsers.mime import parse_header_params
-from mail_parsers.minutes import parse_action_item, parse_person
-from mail_parsers.model import FieldError, ParseOptions, Person, RequestFields
+from mail_parsers.minutes import parse_action_item, parse_person, read_minutes_fields
+from mail_parsers.model import FieldError, IssueFields, ParseOptions, Person, RequestFields
+from mail_parsers.review import read_review_fields
 from mail_parsers.text import html_to_text, unflow
+from workflow.numbering import number_reader
+
+#: Readers of the shipped profiles' numberings, as the daemon passes them in ParseOptions.
+INTRA = number_reader("XZ-{year}-{seq:03d}")
+TASK_RECORD = number_reader("{year}-{department}-{seq:03d}")
 
 TODAY = date(2026, 3, 12)
 
@@ -225,6 +231,99 @@ def test_issue_references(text: str, task: str | None, request_id: str | None) -
     fields, errors = read_issue_fields(text)
     assert (fields.task, fields.request) == (task, request_id)
     assert errors == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers", "task", "request_id"),
+    [
+        ("所属需求：XZ-2026-001\n问题描述：x", INTRA, None, "XZ-2026-001"),
+        ("所属任务：XZ-2026-001/RW-0002\n问题描述：x", INTRA, "RW-0002", "XZ-2026-001"),
+        ("Request: 2026-fin-003\nDescription: x", TASK_RECORD, None, "2026-FIN-003"),
+        ("所属任务：2026-财务-001/RW-0002\n问题描述：x", TASK_RECORD, "RW-0002", "2026-财务-001"),
+        ("所属需求：２０２６－财务－００１\n问题描述：x", TASK_RECORD, None, "2026-财务-001"),
+        # The default numbering is read under every profile.
+        ("所属需求：XT-2026-0003\n问题描述：x", TASK_RECORD, None, "XT-2026-0003"),
+    ],
+)
+def test_issue_references_in_a_profiles_numbering(
+    text: str, numbers: re.Pattern[str], task: str | None, request_id: str | None
+) -> None:
+    fields, errors = read_issue_fields(text, numbers)
+    assert (fields.task, fields.request) == (task, request_id)
+    assert errors == ()
+
+
+@pytest.mark.parametrize(
+    "reference",
+    ["2026-11-21", "0755-8888-1234", "INV-2026-0042", "XZ-2026-001"],
+)
+def test_issue_reference_that_is_no_request_number(reference: str) -> None:
+    """A date, a phone number or someone else's number is no reference; so is a number of
+    another profile's numbering (here the task-record profile's reader)."""
+    fields, errors = read_issue_fields(f"所属需求：{reference}\n问题描述：x", TASK_RECORD)
+    assert fields.request is None
+    assert FieldError("task", "missing", reference) in errors
+
+
+def test_issue_without_a_reader_knows_the_default_numbering_only() -> None:
+    fields, errors = read_issue_fields("所属需求：XZ-2026-001\n问题描述：x")
+    assert fields.request is None
+    assert FieldError("task", "missing", "XZ-2026-001") in errors
+
+
+def test_issue_in_a_profiles_numbering_through_parse_message() -> None:
+    raw = _mail("[问题] 接口文档缺失", "所属需求：2026-研发-004\n问题描述：接口文档缺失\n")
+    parsed = parse_message(raw, ParseOptions(request_number=TASK_RECORD))
+    assert parsed.kind == "issue"
+    assert isinstance(parsed.fields, IssueFields)
+    assert parsed.fields.request == "2026-研发-004"
+    assert parse_message(raw).errors == (FieldError("task", "missing", "2026-研发-004"),)
+
+
+REVIEW_SECTIONS = "成功经验：同步及时\n不足：材料不足\n改进措施：提前准备\n"
+
+
+@pytest.mark.parametrize(
+    ("subject", "label", "numbers", "request_id"),
+    [
+        ("[复盘] XZ-2026-001 复盘报告", "", INTRA, "XZ-2026-001"),
+        ("[复盘]XZ-2026-001复盘报告", "", INTRA, "XZ-2026-001"),
+        ("[复盘] 供应商对账", "所属需求：XZ-2026-002\n", INTRA, "XZ-2026-002"),
+        ("[复盘] 2026-财务-001 复盘", "", TASK_RECORD, "2026-财务-001"),
+        # The label wins over the subject.
+        ("[REVIEW] 2026-FIN-001", "Request: 2026-FIN-002\n", TASK_RECORD, "2026-FIN-002"),
+        ("[复盘] 2026-03-20 复盘会", "", TASK_RECORD, None),  # a date
+        ("[复盘] XZ-2026-001", "", None, None),  # no reader: XT- only
+    ],
+)
+def test_review_request_in_a_profiles_numbering(
+    subject: str, label: str, numbers: re.Pattern[str] | None, request_id: str | None
+) -> None:
+    fields, errors = read_review_fields(label + REVIEW_SECTIONS, subject, numbers)
+    assert fields.request == request_id
+    assert errors == ()
+
+
+@pytest.mark.parametrize(
+    ("subject", "label", "numbers", "request_id"),
+    [
+        ("[纪要] XZ-2026-001 启动会纪要", "", INTRA, "XZ-2026-001"),
+        ("[纪要] 启动会纪要", "所属需求：2026-FIN-001\n", TASK_RECORD, "2026-FIN-001"),
+        ("[MINUTES] 2026-研发-002 kickoff", "", TASK_RECORD, "2026-研发-002"),
+        ("[纪要] 2026-研发-002 启动会纪要", "", None, None),  # no reader: XT- only
+    ],
+)
+def test_minutes_request_in_a_profiles_numbering(
+    subject: str, label: str, numbers: re.Pattern[str] | None, request_id: str | None
+) -> None:
+    text = (
+        label
+        + "参会人员：赵磊、吴芳\n讨论要点：对账口径\n待办事项：\n"
+        + "- 对账规则整理 | 负责人：李娜 li.na@example.com | 截止：2026-04-10 | 交付物：说明\n"
+    )
+    fields, errors = read_minutes_fields(text, subject, TODAY, numbers)
+    assert fields.request == request_id
+    assert (FieldError("request", "missing") in errors) == (request_id is None)
 
 
 def test_issue_needs_a_reference_and_a_description() -> None:

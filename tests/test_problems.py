@@ -344,3 +344,146 @@ def test_the_communication_record_is_awaited_a_day_after_the_problem_meeting(
         r for r in world.sent("awaited/reminder") if "问题协调会后" in text_of(parse_mail(r))
     ]
     assert _to(reminder) == [LEAD_HEAD]
+
+
+# --- the problem meeting follows the problem -------------------------------------------------
+
+
+def _problem_meeting(world: World) -> dict[str, object]:
+    [meeting] = [m for m in world.view()["meetings"] if m["kind"] == "problem"]  # type: ignore[union-attr,index]
+    return meeting  # type: ignore[no-any-return]
+
+
+def _kickoff(world: World) -> dict[str, object]:
+    [meeting] = [m for m in world.view()["meetings"] if m["kind"] == "kickoff"]  # type: ignore[union-attr,index]
+    return meeting  # type: ignore[no-any-return]
+
+
+def test_a_problem_resolved_before_its_meeting_calls_the_meeting_off(raised: World) -> None:
+    world = raised  # reported Monday 09:00, the meeting at 11:00
+    meeting = _problem_meeting(world)
+    start = datetime.fromisoformat(str(meeting["start"]))
+    assert world.app.clock.now() < start
+    world.arrive(build_reply(_notice(world), sender=LEAD_HEAD, body="解决：供应商已补发物料\n"))
+    assert _problem(world)["state"] == "resolved"
+    cancelled = _problem_meeting(world)
+    assert (cancelled["status"], cancelled["sequence"]) == ("CANCELLED", 1)
+    assert _kickoff(world)["status"] == "CONFIRMED"  # only the problem's own meeting
+    # A real calendar CANCEL to every attendee, with the reason.
+    mails = world.sent("attendee/meeting_cancelled")
+    attendees = sorted(str(a["email"]) for a in meeting["attendees"])  # type: ignore[union-attr]
+    assert sorted(_to(raw)[0] for raw in mails) == attendees
+    assert {REPORTER, OWNER, LEAD_HEAD} <= set(attendees)
+    msg = parse_mail(mails[0])
+    assert msg["Subject"].startswith("[会议取消] XT-2026-0001 问题协调会 ")
+    assert "问题1已在会前答复解决（措施：供应商已补发物料）" in text_of(msg)
+    ics = next(p for p in msg.walk() if p.get_content_type() == "text/calendar")
+    assert ics.get_param("method") == "CANCEL"
+    data = ics.get_payload(decode=True).replace(b"\r\n ", b"")
+    assert b"STATUS:CANCELLED" in data and b"SEQUENCE:1" in data
+    assert f"UID:{meeting['uid']}".encode() in data
+    receipt = world.sent("signer/receipt")[-1]
+    assert "问题协调会已取消" in text_of(parse_mail(receipt))
+    # Its clocks stopped, and no agenda reminder goes out for it.
+    assert _open_clocks(world, "communication_record") == []
+    _tick(world, datetime(2026, 3, 16, 10, 0, tzinfo=SHANGHAI))
+    _tick(world, start + timedelta(hours=26))
+    assert [
+        r
+        for r in world.sent("attendee/agenda_reminder")
+        if "问题协调会" in parse_mail(r)["Subject"]
+    ] == []
+    assert [
+        r for r in world.sent("awaited/reminder") if "问题协调会后" in text_of(parse_mail(r))
+    ] == []
+
+
+def test_a_problem_resolved_after_its_meeting_cancels_nothing(raised: World) -> None:
+    world = raised
+    end = datetime.fromisoformat(str(_problem_meeting(world)["end"]))
+    world.app.clock.set(end + timedelta(hours=1))  # the meeting took place
+    world.arrive(build_reply(_notice(world), sender=LEAD_HEAD, body="解决：恢复测试环境\n"))
+    assert _problem(world)["state"] == "resolved"
+    meeting = _problem_meeting(world)
+    assert (meeting["status"], meeting["sequence"]) == ("CONFIRMED", 0)
+    assert world.sent("attendee/meeting_cancelled") == []
+    receipt = world.sent("signer/receipt")[-1]
+    assert "问题1已解决" in text_of(parse_mail(receipt))
+    assert "取消" not in text_of(parse_mail(receipt))
+    # The record after it is the resolution itself: the clock stopped all the same.
+    assert _open_clocks(world, "communication_record") == []
+
+
+def test_a_problem_resolved_while_its_meeting_runs_leaves_it_alone(raised: World) -> None:
+    world = raised
+    start = datetime.fromisoformat(str(_problem_meeting(world)["start"]))
+    world.app.clock.set(start + timedelta(minutes=30))  # the lead answers from the meeting
+    world.arrive(build_reply(_notice(world), sender=LEAD_HEAD, body="解决：恢复测试环境\n"))
+    assert _problem(world)["state"] == "resolved"
+    assert _problem_meeting(world)["status"] == "CONFIRMED"
+    assert world.sent("attendee/meeting_cancelled") == []
+
+
+def test_the_communication_record_follows_a_moved_problem_meeting(world: World) -> None:
+    # Reported an hour after the kickoff was set, so the lead's answer to the problem
+    # meeting's invitation is told apart from one to the kickoff's.
+    world.app.clock.set(datetime(2026, 3, 16, 10, 0, tzinfo=SHANGHAI))
+    assert world.arrive(issue_mail()) is Outcome.PROCESSED
+    old_end = datetime.fromisoformat(str(_problem_meeting(world)["end"]))
+    [(subject, awaited)] = _open_clocks(world, "communication_record")
+    invitation = next(
+        raw
+        for raw in world.sent("attendee/meeting_invitation")
+        if _to(raw) == [LEAD_HEAD] and "问题协调会" in parse_mail(raw)["Subject"]
+    )
+    world.arrive(build_reply(invitation, sender=LEAD_HEAD, body="改期：2026-03-18 15:00\n"))
+    moved = _problem_meeting(world)
+    new_end = datetime.fromisoformat(str(moved["end"]))
+    assert new_end == datetime(2026, 3, 18, 16, 0, tzinfo=SHANGHAI) and moved["sequence"] == 1
+    assert _kickoff(world)["sequence"] == 0
+    # Armed again from the new end, for the same person.
+    assert _open_clocks(world, "communication_record") == [(subject, awaited)]
+    level = world.app.workflow.profile.service_level("communication_record")
+    with SqlUnitOfWork(world.app.session_factory) as uow:
+        [clock] = uow.clocks.open_for(1, "communication_record")
+        assert clock.due_at == level.due(new_end, world.app.workflow.calendar)
+        assert clock.level == 0
+
+    def about_the_record() -> list[bytes]:
+        return [
+            r for r in world.sent("awaited/reminder") if "问题协调会后" in text_of(parse_mail(r))
+        ]
+
+    # Nothing a day after the old end; a reminder a day after the new one.
+    _tick(world, old_end + timedelta(hours=24, minutes=30))
+    assert about_the_record() == []
+    _tick(world, new_end + timedelta(hours=23))
+    assert about_the_record() == []
+    _tick(world, new_end + timedelta(hours=24, minutes=30))
+    [reminder] = about_the_record()
+    assert _to(reminder) == [LEAD_HEAD]
+
+
+def test_a_problem_about_the_whole_request_moves_its_deadline_and_tells_who_carries_it(
+    world: World,
+) -> None:
+    about_request = issue_mail().replace(
+        "所属任务：XT-2026-0001/RW-0002".encode(), "所属需求：XT-2026-0001".encode()
+    )
+    assert world.arrive(about_request) is Outcome.PROCESSED
+    assert _problem(world)["task"] in (None, "")
+    before = {ref: _task(world, ref)["due"] for ref in ("RW-0001", "RW-0002")}
+    body = "解决：整体延后，改由王强统筹 新期限：2026-05-15 新负责人：王强\n"
+    world.arrive(build_reply(_notice(world), sender=LEAD_HEAD, body=body))
+
+    problem = _problem(world)
+    assert (problem["state"], problem["new_due"]) == ("resolved", "2026-05-15")
+    assert world.view()["due"] == "2026-05-15"  # the request's deadline moved
+    # The tasks keep theirs: nobody said which of them moves.
+    assert {ref: _task(world, ref)["due"] for ref in before} == before
+    requester = str(world.view()["requester"])
+    [told] = world.sent("participant/problem_resolved")
+    assert _to(told) == sorted({REPORTER, OWNER, LEAD_HEAD, requester})
+    text = text_of(parse_mail(told))
+    assert "需求完成时限已调整为 2026年5月15日" in text
+    assert "解决措施由 王强 <wang.qiang@example.com> 负责落实" in text

@@ -30,7 +30,7 @@ from store.models import ClockItem
 from store.uow import SqlUnitOfWork
 from tests.support import ROOT_EXAMPLES, SHANGHAI, build_reply, parse_mail, scratch_app, text_of
 from tests.test_meetings import LEAD_HEAD, OFFICE, REQUEST, World
-from tests.test_minutes import ITEMS, minutes_mail
+from tests.test_minutes import FINANCE_HEAD, ITEMS, minutes_mail
 from tests.test_plans import confirm_minutes, mails_to, new_world, run_tick, to_of
 from workflow.directory import Directory, DirectoryError
 from workflow.export import dossier
@@ -78,8 +78,9 @@ def clocks(world: World, number: str, name: str, state: str = "open") -> list[Cl
         return rows
 
 
-def request_mail(sender: str, department: str, title: str) -> bytes:
-    """A valid request from ``sender`` naming ``department`` as the requesting one."""
+def request_mail(sender: str, department: str, title: str, due: str = "2026-04-30") -> bytes:
+    """A request from ``sender`` naming ``department`` as the requesting one; valid
+    unless ``due`` is not a date."""
     msg = EmailMessage()
     domain = sender.split("@")[1]
     msg["Authentication-Results"] = f"mx.example.com; dmarc=pass header.from={domain}"
@@ -95,7 +96,7 @@ def request_mail(sender: str, department: str, title: str) -> bytes:
                 f"发起部门：{department}",
                 "接收部门：财务部",
                 "背景与目标：三家供应商试点线上对账。",
-                "期望完成时间：2026-04-30",
+                f"期望完成时间：{due}",
                 "紧急程度：一般",
                 "",
                 "谢谢！",
@@ -160,6 +161,68 @@ def test_intra_department_the_office_cannot_decide(intra: World) -> None:
     assert view(world, "XZ-2026-001")["state"] == "registered"
     with SqlUnitOfWork(world.app.session_factory) as uow:
         assert [h.reason for h in uow.signoffs.pending_review()] == ["wrong_sender"]
+
+
+def test_intra_department_requester_mails_name_the_head_not_the_office(intra: World) -> None:
+    """No coordination office step: every mail to the requester says who evaluates (the
+    head of their department, 周敏 of 行政部) and is signed for that department."""
+    world = intra
+    number = "XZ-2026-001"
+    head, signature = "行政部负责人周敏", "行政部协调邮箱"
+
+    def check(kind: str, *, names_head: bool = True) -> str:
+        raw = world.sent(kind)[-1]
+        assert to_of(raw) == REQUESTER, kind
+        msg = parse_mail(raw)
+        html_part = msg.get_body(preferencelist=("html",))
+        assert html_part is not None
+        text, html = text_of(msg), str(html_part.get_content())
+        for part in (str(msg["Subject"]), text, html):
+            assert "协调办公室" not in part, kind
+        assert f"\n{signature}\n（本邮件由协调邮箱自动发送）" in text, kind
+        assert f'<p class="footer">{signature}<br>' in html, kind
+        if names_head:
+            assert head in text and head in html, kind
+        return text
+
+    assert "行政部负责人周敏将对本需求进行评估" in check("requester/acknowledged")
+
+    # The head's evaluation notice is signed for the department as well.
+    [notice] = world.sent("head/evaluation_notice")
+    asked = text_of(parse_mail(notice))
+    assert "协调办公室" not in asked and f"\n{signature}\n" in asked
+
+    # The head returns it; the requester corrects it under the same number.
+    world.arrive(build_reply(notice, sender=ADMIN_HEAD, body="退回：请补充预期收益\n"))
+    assert "经行政部负责人周敏评估，已退回修改" in check("requester/returned")
+    corrected = with_subject(
+        request_mail(REQUESTER, "行政部", "门店物料支持"), f"[需求] {number} 门店物料支持"
+    )
+    assert world.arrive(corrected) is Outcome.PROCESSED
+    assert (view(world, number)["state"], len(world.sent("requester/acknowledged"))) == (
+        "registered",
+        2,
+    )
+    check("requester/acknowledged")
+
+    # The head accepts the corrected request.
+    notice = world.sent("head/evaluation_notice")[-1]
+    body = "受理 牵头部门：研发部 配合部门：财务部、行政部\n"
+    assert world.arrive(build_reply(notice, sender=ADMIN_HEAD, body=body)) is Outcome.PROCESSED
+    assert "已由行政部负责人周敏受理" in check("requester/accepted")
+
+    # A task delivered: the acceptance request is signed for the department too.
+    world.arrive(with_subject(minutes_mail(ITEMS), f"[纪要] {number} 启动会纪要"))
+    for confirming in (LEAD_HEAD, FINANCE_HEAD, ADMIN_HEAD):
+        [ask] = mails_to(world, "participant/minutes_for_confirmation", confirming)
+        world.arrive(build_reply(ask, sender=confirming, body="确认\n"))
+    deliver(world, task_mail(world, "RW-0001"))
+    check("requester/acceptance_request", names_head=False)
+
+    # A request mail that cannot be registered is answered the same way.
+    bad = request_mail(REQUESTER, "行政部", "会议室改造", due="下月底")
+    assert world.arrive(bad) is Outcome.PROCESSED
+    check("requester/invalid_request", names_head=False)
 
 
 # --- task-record: numbers per department and year -----------------------------------------------

@@ -111,6 +111,16 @@ STANDARD_TABLE = [
     ("consolidated_plan", 2, "working_days", ("lead_head",), ("lead_superior",), 3),
     ("weekly_progress", 1, "weekly", ("owner",), (), None),
     ("risk_warning", 1, "working_days", ("owner", "lead_head"), (), None),
+    # mail.md "Outbound": the overdue notice to owner and lead head; their escalation
+    # (owner's head and superior) with it. No limit: the task's own deadline.
+    (
+        "task_overdue",
+        0,
+        "working_days",
+        ("owner", "lead_head"),
+        ("owner_head", "owner_superior"),
+        0,
+    ),
     ("problem_meeting", 24, "hours", (), ("lead_head", "lead_superior"), 24),
     ("acceptance_review", 1, "working_days", ("acceptor",), ("acceptor_superior",), 2),
     ("review_meeting", 5, "working_days", ("lead_head",), (), None),
@@ -235,6 +245,8 @@ def test_standard_weekly_progress_is_friday_end_of_day() -> None:
             sh(2025, 1, 28, 10),
         ),
         ("standard", "risk_warning", sh(2025, 2, 5, 18), sh(2025, 1, 27, 18), None),
+        # At the task's deadline, and the escalation with it.
+        ("standard", "task_overdue", sh(2025, 2, 7, 18), sh(2025, 2, 7, 18), sh(2025, 2, 7, 18)),
         ("standard", "agenda_before_meeting", sh(2025, 3, 5, 10), sh(2025, 3, 4, 10), None),
         ("standard", "weekly_progress", sh(2025, 3, 3, 10), sh(2025, 3, 7, 18), None),
         ("task-record", "weekly_progress", sh(2025, 3, 7, 10), sh(2025, 3, 10, 12), None),
@@ -312,6 +324,38 @@ def test_a_copied_profile_loads_from_a_path_and_its_values_are_used(tmp_path: Pa
     )
 
 
+def test_a_copied_task_overdue_level_escalates_working_days_after_the_deadline() -> None:
+    level, problems = parse_service_level(
+        "task_overdue",
+        {
+            "unit": "working_days",
+            "remind": ["owner"],
+            "escalate_to": ["lead_superior", "office_head"],
+            "escalate_after": 2,
+        },
+    )
+    assert problems == [] and level is not None
+    assert (level.kind, level.limit, level.remind, level.escalate_to) == (
+        "overdue",
+        0,
+        ("owner",),
+        ("lead_superior", "office_head"),
+    )
+    # Due Friday 18:00: overdue then; escalated at the end of the second working day after.
+    assert level.due(sh(2025, 3, 7, 18), CN) == sh(2025, 3, 7, 18)
+    assert level.escalation_due(sh(2025, 3, 7, 18), CN) == sh(2025, 3, 11, 18)
+    # Over the Spring Festival: Saturday 2025-02-08 is a make-up working day (调休).
+    assert level.escalation_due(sh(2025, 2, 7, 18), CN) == sh(2025, 2, 10, 18)
+
+
+def test_a_profile_without_task_overdue_is_named() -> None:
+    data = tomllib.loads(standard_text())
+    del data["service_levels"]["task_overdue"]
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(data, source="copy.toml")
+    assert caught.value.problems == ("service_levels.task_overdue: missing",)
+
+
 # --- validation -----------------------------------------------------------------------------
 
 BAD_PROFILE = """
@@ -371,8 +415,8 @@ def test_a_bad_profile_reports_every_problem_at_once(tmp_path: Path) -> None:
     ]
     for fragment in expected_fragments:
         assert any(fragment in p for p in problems), f"{fragment!r} not in {problems}"
-    # 13 required clocks + 2 of plan approval, 2 of which are given.
-    assert sum(p.endswith(": missing") for p in problems) == 13
+    # 14 required clocks + 2 of plan approval, 2 of which are given.
+    assert sum(p.endswith(": missing") for p in problems) == 14
     assert str(path) in str(caught.value)
 
 
@@ -421,6 +465,52 @@ def test_a_bad_profile_reports_every_problem_at_once(tmp_path: Path) -> None:
             "cannot be weekly",
         ),
         ("risk_warning", {"limit": 1, "unit": "working_days"}, "needs someone to warn"),
+        (
+            "risk_warning",
+            {"limit": 1, "unit": "working_days", "remind": ["owner", "approver"]},
+            "role 'approver' names nobody for this clock",
+        ),
+        (
+            "task_overdue",
+            {"limit": 1, "unit": "working_days", "remind": ["owner"]},
+            "task_overdue.limit: an overdue clock runs out at the task's own deadline",
+        ),
+        (
+            "task_overdue",
+            {"unit": "hours", "remind": ["owner"]},
+            "task_overdue.unit: an overdue clock counts in working_days, not hours",
+        ),
+        (
+            "task_overdue",
+            {"unit": "working_days", "remind": ["pending_heads"]},
+            "task_overdue.remind: role 'pending_heads' names nobody for this clock",
+        ),
+        (
+            "task_overdue",
+            {
+                "unit": "working_days",
+                "remind": ["owner"],
+                "escalate_to": ["requester"],
+                "escalate_after": 1,
+            },
+            "task_overdue.escalate_to: role 'requester' names nobody for this clock",
+        ),
+        (
+            "task_overdue",
+            {
+                "unit": "working_days",
+                "remind": ["owner"],
+                "escalate_to": ["owner_head"],
+                "escalate_after": -1,
+            },
+            "task_overdue.escalate_after: must be a whole number of at least 0",
+        ),
+        (
+            "task_overdue",
+            {"unit": "working_days", "remind": ["owner"], "escalate_to": ["owner_head"]},
+            "task_overdue.escalate_after: needed with escalate_to",
+        ),
+        ("task_overdue", {"unit": "working_days"}, "must remind or escalate someone"),
         (
             "risk_warning",
             {"limit": 4, "unit": "working_hours", "remind": ["owner"]},

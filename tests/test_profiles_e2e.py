@@ -109,7 +109,9 @@ CASES = [
         escalated_to=OFFICE_HEAD,
         plan_approval=False,
         acceptance="requester/acceptance_request",
-        minutes_due=at(3, 24, 18),
+        # The materials go out with the invitation two working days ahead, so the
+        # kickoff is on Monday; the minutes are due two working days after it.
+        minutes_due=at(3, 25, 18),
     ),
     Case(
         "enterprise",
@@ -566,9 +568,17 @@ class Scenario:
             ),
             at=at(3, 30, 16),
         )
-        self.sends(step, ("participant/problem_resolved", (WANG, LEAD)), self.receipt(LEAD))
+        # Resolved before the problem meeting: the meeting is called off.
+        self.sends(
+            step,
+            ("participant/problem_resolved", (WANG, LEAD)),
+            ("attendee/meeting_cancelled", (WANG, LEAD, OFFICE)),
+            self.receipt(LEAD),
+        )
         [problem] = self.view()["problems"]
         assert (problem["state"], problem["new_due"]) == ("resolved", "2026-05-15")
+        meeting = next(m for m in self.view()["meetings"] if m["kind"] == "problem")
+        assert meeting["status"] == "CANCELLED"
         assert self.task("RW-0002")["due"] == "2026-05-15"
 
     def acceptance(self) -> None:
@@ -753,8 +763,8 @@ def in_process(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[InPro
 def test_an_issue_names_its_request_by_the_profiles_own_number(
     in_process: InProcess, number: str
 ) -> None:
-    """The issue form's parser knows XT-2026-0001 only; 所属任务 ``XZ-2026-001/RW-0002``
-    still ties the problem to its request."""
+    """The issue form is read in the profile's numbering: 所属任务 ``XZ-2026-001/RW-0002``
+    ties the problem to its request."""
     in_process.arrive(
         new_mail(REQUESTER, "[需求] 供应商对账流程线上化", REQUEST_BODY, at=at(3, 16, 9))
     )
@@ -769,13 +779,6 @@ def test_an_issue_names_its_request_by_the_profiles_own_number(
     assert str(parse_mail(ack)["Subject"]).startswith(f"[问题已登记] {number}/RW-0002")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "seed 001's materials_before_meeting (2 working days) is in the cross-department "
-        "profile but workflow.meetings.schedule_kickoff applies only agenda_before_meeting"
-    ),
-)
 @pytest.mark.parametrize("in_process", [("cross-department", at(3, 19, 10))], indirect=True)
 def test_cross_department_kickoff_leaves_two_working_days_for_the_materials(
     in_process: InProcess,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import re
 from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,6 +20,7 @@ from mail_parsers._html_quote import html_to_text
 from mail_parsers.model import ParseOptions, ReplyReading
 from mail_parsers.quote_markers import new_text
 from mail_parsers.replies import read_reply, reply_context
+from workflow.numbering import number_reader
 
 OPTIONS = ParseOptions()
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -711,6 +713,61 @@ def test_message_id_domain_comes_from_the_options() -> None:
 def test_unknown_context_of_ours_gives_no_action() -> None:
     reading = _reply("改期：2026-03-25 10:00", "<invite.xt-2026-0007-kickoff.1@coord.example.com>")
     assert (reading.context, reading.action, reading.value) == (None, "none", None)
+
+
+# --- request numbers in the configured profile's numbering -----------------------------------
+
+INTRA = number_reader("XZ-{year}-{seq:03d}")
+TASK_RECORD = number_reader("{year}-{department}-{seq:03d}")
+
+
+@pytest.mark.parametrize(
+    ("subject", "numbers", "number", "task"),
+    [
+        ("回复：[审批] XZ-2026-001 工位调整", INTRA, "XZ-2026-001", None),
+        ("Re: [任务] 2026-FIN-001/RW-0003 接口", TASK_RECORD, "2026-FIN-001", "RW-0003"),
+        ("Re: [任务] 2026-财务-012/RW-0003 接口", TASK_RECORD, "2026-财务-012", "RW-0003"),
+        ("回复：[审批] ＸＺ－２０２６－００１ 工位调整", INTRA, "XZ-2026-001", None),  # full-width
+        ("回复：[审批] XZ-2026-001 工位调整", None, "XZ-2026-001", None),  # the default shapes
+        # Someone else's number before ours: only the profile's numbering is read.
+        ("Re: 发票 INV-2026-0042 已付 [审批] XZ-2026-001", INTRA, "XZ-2026-001", None),
+        ("Re: 发票 INV-2026-0042 已付 [审批] XZ-2026-001", None, "INV-2026-0042", None),
+        ("Re: ISO-9001-2015 [审批] 2026-FIN-001", TASK_RECORD, "2026-FIN-001", None),
+        # Dates, phone numbers and task numbers are no request numbers.
+        ("Re: [任务] 2026-11-21 会议 0755-8888-1234 RW-0003", TASK_RECORD, None, "RW-0003"),
+        ("Re: [任务] 2026-11-21 会议 0755-8888-1234 RW-0003", INTRA, None, "RW-0003"),
+        # An older request in the default numbering, under any profile.
+        ("Re: [纪要] XT-2026-0007 协调会", TASK_RECORD, "XT-2026-0007", None),
+    ],
+)
+def test_request_from_the_subject_in_a_profiles_numbering(
+    subject: str, numbers: re.Pattern[str] | None, number: str | None, task: str | None
+) -> None:
+    found = reply_context(None, (), subject, "coord.example.com", numbers)
+    assert (found.request, found.task) == (number, task)
+
+
+def test_request_of_an_id_of_ours_in_a_profiles_numbering() -> None:
+    """An id of ours of no known context (an invitation) names the request in its text."""
+    invite = "<invite.2026-fin-001-kickoff.20260319103000@coord.example.com>"
+    found = reply_context(invite, (), "Re: hello", "coord.example.com", TASK_RECORD)
+    assert (found.context, found.request) == (None, "2026-FIN-001")
+    # Of a known context, the id's second part is the number whatever its shape.
+    task = "<task.2026-%e8%b4%a2%e5%8a%a1-001.rw-0003.20260320.ab12@coord.example.com>"
+    found = reply_context(task, (), "Re: hello", "coord.example.com", INTRA)
+    assert (found.context, found.request, found.task) == ("task", "2026-财务-001", "RW-0003")
+
+
+def test_read_reply_reads_the_number_with_the_options_reader() -> None:
+    options = ParseOptions(request_number=TASK_RECORD)
+    subject = "回复：订单 PO-2026-1234 [评估] 2026-财务-001 供应商对账"
+    reading = _reply("受理", None, subject=subject, options=options)
+    assert (reading.context, reading.request, reading.action) == (
+        "evaluation",
+        "2026-财务-001",
+        "evaluate_accept",
+    )
+    assert _reply("受理", None, subject=subject).request == "PO-2026-1234"
 
 
 # --- robustness ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,6 +22,7 @@ from workflow.scheduling import (
     agenda_reminder_at,
     find_slot,
     kickoff_window,
+    lead_time_earliest_start,
     problem_meeting_window,
 )
 from workflow.workdays import WorkingCalendar
@@ -39,6 +41,7 @@ DE_NIGHT = WorkingCalendar.for_country(
     extra_workdays=[date(2026, 3, 29), date(2026, 10, 25)],
 )
 STANDARD = load_profile("standard")
+CROSS_DEPARTMENT = load_profile("cross-department")  # materials 2 working days ahead
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
@@ -620,6 +623,90 @@ def test_agenda_earliest_start(profile: Profile, now: datetime, expected: dateti
     if lead.unit == "working_days":
         earlier = CN.start_of_work(CN.previous_working_day(CN.local(start).date()))
         assert lead.due(earlier + 8 * H, CN) < now
+
+
+def _with_lead(
+    profile: Profile, name: str, unit: Literal["working_days", "hours"], limit: int
+) -> Profile:
+    levels = tuple(
+        dataclasses.replace(level, unit=unit, limit=limit) if level.name == name else level
+        for level in profile.service_levels
+    )
+    return dataclasses.replace(profile, service_levels=levels)
+
+
+LEAD_TIMES = [
+    # The profile has no materials lead time: the agenda's 24 hours alone.
+    ("standard: the agenda's 24 hours", STANDARD, sh(3, 19, 10), sh(3, 20, 10)),
+    # Seed 001: materials 2 working days ahead outweigh the agenda's 24 hours.
+    ("cross-department, Thursday morning: Monday", CROSS_DEPARTMENT, sh(3, 19, 10), sh(3, 23, 9)),
+    ("cross-department, Monday morning: Wednesday", CROSS_DEPARTMENT, sh(3, 16, 9), sh(3, 18, 9)),
+    ("cross-department, Monday evening: Thursday", CROSS_DEPARTMENT, sh(3, 16, 19), sh(3, 19, 9)),
+    ("cross-department, Saturday: Wednesday", CROSS_DEPARTMENT, sh(3, 21, 10), sh(3, 25, 9)),
+    (
+        "cross-department, Friday before the festival: the make-up Saturday and the 24th",
+        CROSS_DEPARTMENT,
+        sh(2, 13, 10),
+        sh(2, 24, 9),
+    ),
+    # The agenda may be the longer one: 3 working days against the materials' 2.
+    (
+        "agenda 3 working days against materials 2",
+        _with_lead(CROSS_DEPARTMENT, "agenda_before_meeting", "working_days", 3),
+        sh(3, 16, 10),
+        sh(3, 19, 9),
+    ),
+    # Materials in hours: 72 hours against the agenda's 24.
+    (
+        "materials 72 hours",
+        _with_lead(CROSS_DEPARTMENT, "materials_before_meeting", "hours", 72),
+        sh(3, 16, 10),
+        sh(3, 19, 10),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("profile", "now", "expected"),
+    [row[1:] for row in LEAD_TIMES],
+    ids=[row[0] for row in LEAD_TIMES],
+)
+def test_the_longest_lead_time_sets_the_earliest_start(
+    profile: Profile, now: datetime, expected: datetime
+) -> None:
+    start = lead_time_earliest_start(now, profile=profile, calendar=CN)
+    assert start == expected and start.tzinfo is UTC
+    # Every lead time the profile sets agrees: what is sent now is on time for that start.
+    for name in ("agenda_before_meeting", "materials_before_meeting"):
+        if profile.has_service_level(name):
+            assert profile.service_level(name).due(start, CN) >= now, name
+    # And the longest of them (the one due first) is not for a start a working day earlier.
+    longest = min(
+        (
+            profile.service_level(name)
+            for name in ("agenda_before_meeting", "materials_before_meeting")
+            if profile.has_service_level(name)
+        ),
+        key=lambda level: level.due(start, CN),
+    )
+    if longest.unit == "working_days":
+        earlier = CN.start_of_work(CN.previous_working_day(CN.local(start).date()))
+        assert longest.due(earlier + 8 * H, CN) < now
+
+
+def test_lead_times_the_profile_does_not_set_are_left_out() -> None:
+    now = sh(3, 19, 10)
+    assert not STANDARD.has_service_level("materials_before_meeting")
+    # Only the materials named, and the profile has none: nothing holds the meeting back.
+    only_materials = ("materials_before_meeting",)
+    assert lead_time_earliest_start(
+        now, profile=STANDARD, calendar=CN, names=only_materials
+    ) == now.astimezone(UTC)
+    assert lead_time_earliest_start(
+        now, profile=CROSS_DEPARTMENT, calendar=CN, names=only_materials
+    ) == sh(3, 23, 9)
+    with pytest.raises(ValueError, match="naive"):
+        lead_time_earliest_start(now.replace(tzinfo=None), profile=STANDARD, calendar=CN)
 
 
 REMINDERS = [

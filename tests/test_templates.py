@@ -69,8 +69,23 @@ _REQUEST = {
     },
 }
 
+#: Who evaluates a request and signs the requester's mails (workflow.evaluation
+#: .evaluator_context): the coordination office, or, where the profile has no office step
+#: (intra-department), the head of the requester's department.
+_BY_OFFICE = {
+    "zh": {"evaluator": "协调办公室", "signature": "协调办公室"},
+    "en": {"evaluator": "the coordination office", "signature": "Coordination office"},
+}
+_BY_HEAD = {
+    "zh": {"evaluator": "财务部负责人何军", "signature": "财务部协调邮箱"},
+    "en": {"evaluator": "He Jun (head of Finance)", "signature": "Finance coordination mailbox"},
+}
+
 CONTEXTS: dict[str, dict[str, dict[str, object]]] = {
-    "requester/acknowledged": _REQUEST,
+    "requester/acknowledged": {
+        "zh": {**_REQUEST["zh"], **_BY_OFFICE["zh"]},
+        "en": {**_REQUEST["en"], **_BY_OFFICE["en"]},
+    },
     "office/evaluation_notice": _REQUEST,
     # --- plan approval, the profiles' stages (workflow/plans.py, evaluation.py, acceptance.py)
     "head/evaluation_notice": {
@@ -270,6 +285,7 @@ CONTEXTS: dict[str, dict[str, dict[str, object]]] = {
                 "验收通过（验收结果：通过）",
                 "退回：理由（验收结果：不通过，写明需要修改之处）",
             ],
+            **_BY_OFFICE["zh"],
         },
         "en": {
             "number": "XT-2026-0015",
@@ -290,6 +306,7 @@ CONTEXTS: dict[str, dict[str, dict[str, object]]] = {
                 "ACCEPT (result: accepted)",
                 "RETURN: reason (result: not accepted, what must change)",
             ],
+            **_BY_OFFICE["en"],
         },
     },
     "requester/invalid_request": {
@@ -310,6 +327,7 @@ CONTEXTS: dict[str, dict[str, dict[str, object]]] = {
                 ("所需资源", ""),
                 ("验收标准", ""),
             ],
+            **_BY_OFFICE["zh"],
         },
         "en": {
             "subject": "[REQUEST] Supplier reconciliation",
@@ -327,6 +345,7 @@ CONTEXTS: dict[str, dict[str, dict[str, object]]] = {
                 ("Resources", ""),
                 ("Acceptance criteria", ""),
             ],
+            **_BY_OFFICE["en"],
         },
     },
     "reporter/issue_acknowledged": {
@@ -470,6 +489,7 @@ CONTEXTS: dict[str, dict[str, dict[str, object]]] = {
                 ("验收标准", ""),
             ],
             "tag": "[需求]",
+            **_BY_OFFICE["zh"],
         },
         "en": {
             "number": "XT-2026-0015",
@@ -486,6 +506,7 @@ CONTEXTS: dict[str, dict[str, dict[str, object]]] = {
                 ("Acceptance criteria", ""),
             ],
             "tag": "[REQUEST]",
+            **_BY_OFFICE["en"],
         },
     },
     "requester/accepted": {
@@ -494,11 +515,9 @@ CONTEXTS: dict[str, dict[str, dict[str, object]]] = {
             "title": "供应商对账流程线上化",
             "lead_department": "研发部",
             "supporting_departments": "采购部、财务部",
-            "next_step": (
-                "协调办公室将在 2 个工作日内安排启动会，"
-                "邀请您及牵头部门、配合部门负责人参加，届时您将收到会议邀请。"
-            ),
+            "next_step": "启动会正在安排，会议邀请将另行发送。",
             "deadline": "2026年3月18日（周三） 18:00",
+            **_BY_OFFICE["zh"],
         },
         "en": {
             "number": "XT-2026-0015",
@@ -506,10 +525,10 @@ CONTEXTS: dict[str, dict[str, dict[str, object]]] = {
             "lead_department": "R&D",
             "supporting_departments": "",
             "next_step": (
-                "A kickoff meeting with you and the head of the lead department will be "
-                "scheduled within 2 working days; you will receive a calendar invitation."
+                "The kickoff meeting is being scheduled; the invitation follows separately."
             ),
             "deadline": "Wed 2026-03-18 18:00 (Asia/Shanghai)",
+            **_BY_OFFICE["en"],
         },
     },
     "sender/not_applicable": {
@@ -962,6 +981,7 @@ CONTEXTS: dict[str, dict[str, dict[str, object]]] = {
             ),
             "keywords": ["验收通过", "退回：理由（说明需要修改之处）"],
             "deadline": "2026年4月14日（周二） 18:00",
+            **_BY_OFFICE["zh"],
         },
         "en": {
             "number": "XT-2026-0015",
@@ -975,6 +995,7 @@ CONTEXTS: dict[str, dict[str, dict[str, object]]] = {
             "note": "",
             "keywords": ["ACCEPT", "RETURN: reason"],
             "deadline": "Tue 2026-04-14 18:00 (Asia/Shanghai)",
+            **_BY_OFFICE["en"],
         },
     },
     "owner/deliverable_returned": {
@@ -1424,10 +1445,53 @@ def _golden_path(name: str, language: str, part: str) -> Path:
 
 CASES = [(name, language) for name in sorted(CONTEXTS) for language in LANGUAGES]
 
+#: The requester's mails that name who evaluates, as they read where the head of the
+#: requester's department evaluates (intra-department): golden files ``<name>.head.*``.
+HEAD_EVALUATES: dict[str, dict[str, dict[str, object]]] = {
+    name: {language: {**CONTEXTS[name][language], **_BY_HEAD[language]} for language in LANGUAGES}
+    for name in ("requester/acknowledged", "requester/accepted", "requester/returned")
+}
+HEAD_CASES = [(name, language) for name in sorted(HEAD_EVALUATES) for language in LANGUAGES]
+
 
 @pytest.mark.parametrize(("name", "language"), CASES, ids=[f"{n}.{lang}" for n, lang in CASES])
 def test_golden(name: str, language: str) -> None:
-    rendered = render_mail(name, language, CONTEXTS[name][language])
+    _compare_with_golden(render_mail(name, language, CONTEXTS[name][language]), name, language)
+
+
+@pytest.mark.parametrize(
+    ("name", "language"), HEAD_CASES, ids=[f"{n}.head.{lang}" for n, lang in HEAD_CASES]
+)
+def test_golden_where_the_department_head_evaluates(name: str, language: str) -> None:
+    rendered = render_mail(name, language, HEAD_EVALUATES[name][language])
+    _compare_with_golden(rendered, f"{name}.head", language)
+
+
+#: A problem about the whole request (no task): golden files ``problem_resolved.request.*``.
+_REQUEST_LEVEL = {
+    "zh": {"new_due": "2026年4月17日（周五）", "new_owner": "李娜 <li.na@example.com>"},
+    "en": {"new_due": "Fri 2026-04-17", "new_owner": "Li Na <li.na@example.com>"},
+}
+_NO_TASK = {"reference": "XT-2026-0015", "task_ref": "", "task_title": "", "owner": ""}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_golden_of_a_problem_about_the_whole_request(language: str) -> None:
+    name = "participant/problem_resolved"
+    context = {
+        **CONTEXTS[name][language],
+        **_NO_TASK,
+        "previous_owner": "",
+        **_REQUEST_LEVEL[language],
+    }
+    rendered = render_mail(name, language, context)
+    _compare_with_golden(rendered, f"{name}.request", language)
+    for part in (rendered.text, rendered.html):
+        assert "RW-" not in part
+        assert _REQUEST_LEVEL[language]["new_due"] in part.split("XT-2026-0015", 2)[-1]
+
+
+def _compare_with_golden(rendered: RenderedMail, name: str, language: str) -> None:
     for part in ("subject", "text", "html"):
         path = _golden_path(name, language, part)
         actual: str = getattr(rendered, part)
@@ -1440,6 +1504,36 @@ def test_golden(name: str, language: str) -> None:
 
 def test_every_mail_has_a_golden_test() -> None:
     assert set(available_mails()) == set(CONTEXTS)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_where_the_department_head_evaluates_no_requester_mail_names_the_office(
+    language: str,
+) -> None:
+    office = {"zh": "协调办公室", "en": "coordination office"}[language]
+    head = {"zh": "财务部负责人何军", "en": "He Jun (head of Finance)"}[language]
+    signature = _BY_HEAD[language]["signature"]
+    requester_mails = [name for name in available_mails() if name.startswith("requester/")]
+    assert len(requester_mails) == 6
+    for name in requester_mails:
+        rendered = render_mail(name, language, {**CONTEXTS[name][language], **_BY_HEAD[language]})
+        for part in (rendered.subject, rendered.text, rendered.html):
+            assert office not in part.lower(), name
+        assert rendered.text.endswith(f"\n{signature}\n{_SENT_BY[language]}\n"), name
+        assert f'<p class="footer">{signature}<br>' in rendered.html, name
+        if name in HEAD_EVALUATES:
+            assert head in rendered.text and head in rendered.html, name
+    # The office's own wording where it evaluates, in the text and the HTML footer.
+    rendered = render_mail(
+        "requester/acknowledged", language, CONTEXTS["requester/acknowledged"][language]
+    )
+    assert office in rendered.text.lower() and office in rendered.html.lower()
+
+
+_SENT_BY = {
+    "zh": "（本邮件由协调邮箱自动发送）",
+    "en": "(sent automatically by the coordination mailbox)",
+}
 
 
 def test_every_zh_template_has_an_en_twin() -> None:
@@ -1460,7 +1554,7 @@ def test_subjects_carry_number_and_tag() -> None:
     en = render_mail("office/evaluation_notice", "en", _REQUEST["en"])
     assert zh.subject == "[评估] XT-2026-0015 供应商对账流程线上化"
     assert en.subject == "[EVALUATION] XT-2026-0015 Supplier reconciliation online"
-    ack = render_mail("requester/acknowledged", "zh", _REQUEST["zh"])
+    ack = render_mail("requester/acknowledged", "zh", CONTEXTS["requester/acknowledged"]["zh"])
     assert ack.subject == "[需求已登记] XT-2026-0015 供应商对账流程线上化"
 
 
@@ -1484,7 +1578,7 @@ def test_problem_reply_lists_every_problem_and_the_form() -> None:
 
 
 def test_missing_context_values_are_all_named() -> None:
-    context = dict(_REQUEST["zh"])
+    context = dict(CONTEXTS["requester/acknowledged"]["zh"])
     del context["title"]
     del context["deadline"]
     with pytest.raises(MissingContextError) as caught:
@@ -1502,7 +1596,7 @@ def test_the_environment_is_strict() -> None:
 
 
 def test_values_must_arrive_formatted() -> None:
-    context = dict(_REQUEST["en"])
+    context = dict(CONTEXTS["requester/acknowledged"]["en"])
     context["due"] = None
     with pytest.raises(UnformattedValueError):
         render_mail("requester/acknowledged", "en", context)
@@ -1519,7 +1613,7 @@ def test_html_escapes_values_and_text_does_not() -> None:
 
 
 def test_subject_is_one_line_even_when_a_value_is_not() -> None:
-    context = dict(_REQUEST["en"])
+    context = dict(CONTEXTS["requester/acknowledged"]["en"])
     context["title"] = "two\r\nlines\u2028and more"
     rendered = render_mail("requester/acknowledged", "en", context)
     assert rendered.subject == "[Request registered] XT-2026-0015 two lines and more"

@@ -18,9 +18,11 @@ from mail_parsers.model import ParsedMessage
 from store.models import AcceptanceRecord, Request, Task
 from store.uow import SqlUnitOfWork
 from workflow import presenting
-from workflow.actions import Recipient, SendMail
+from workflow.actions import SendMail
 from workflow.config import WorkflowConfig
+from workflow.evaluation import request_evaluator_context
 from workflow.people import language as _lang
+from workflow.people import recipient as _recipient
 from workflow.people import who as _who
 
 FORM_KEYWORDS = {
@@ -64,10 +66,9 @@ def acceptance_form(
         )
     )
     lang = _lang(directory, acceptor)
-    person = directory.person(acceptor)
     return SendMail(
         template="requester/acceptance_form",
-        to=(Recipient(acceptor, person.name if person else None, lang),),
+        to=(_recipient(directory, acceptor),),
         context={
             "number": request.number,
             "title": request.title,
@@ -89,6 +90,7 @@ def acceptance_form(
             ],
             "note": parsed.reply.new_text.strip()[:2000] if parsed.reply else "",
             "keywords": FORM_KEYWORDS[lang],
+            **request_evaluator_context(request, config, lang),  # the signature
         },
         request_number=request.number,
         request_id=request.id,

@@ -6,6 +6,11 @@ arrives. A sweep fires what is due: first a reminder to the awaited person, then
 profile says so, an escalation to the roles it names. Each fires once per clock and
 level, and only within working hours (outside them it waits for the next working
 period). The agenda reminder the working day before each meeting runs here too.
+
+Some clocks count from a meeting (``minutes_sent``, ``communication_record``: their
+anchor in :data:`~workflow.service_levels.CLOCKS` is the meeting's start or end; their
+subject ``meeting:<id>``). They follow the meeting: moved, they start again from the new
+time (:func:`rearm_meeting_clocks`); cancelled, they stop (:func:`stop_meeting_clocks`).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from store.models import ClockItem, Request
+from store.models import ClockItem, Meeting, Request
 from store.uow import SqlUnitOfWork
 from workflow import presenting
 from workflow.actions import Recipient, SendMail
@@ -21,6 +26,11 @@ from workflow.config import WorkflowConfig
 from workflow.execution import run_execution
 from workflow.meetings import send_agenda_reminders
 from workflow.outbound import queue_mail
+from workflow.people import language, recipient
+from workflow.service_levels import CLOCKS
+
+#: The anchors of the clocks that count from a meeting.
+MEETING_ANCHORS = frozenset({"meeting_start", "meeting_end"})
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,60 @@ def stop_clocks(
     return len(stopped)
 
 
+def meeting_clocks(meeting: Meeting, *, uow: SqlUnitOfWork) -> list[ClockItem]:
+    """The open clocks that count from ``meeting`` (subject ``meeting:<id>``)."""
+    subject = f"meeting:{meeting.id}"
+    return [
+        clock
+        for name, definition in CLOCKS.items()
+        if definition.anchor in MEETING_ANCHORS
+        for clock in uow.clocks.open_for(meeting.request_id, name, subject)
+    ]
+
+
+def stop_meeting_clocks(meeting: Meeting, *, uow: SqlUnitOfWork, now: datetime) -> int:
+    """The meeting will not take place: stop every clock that counts from it."""
+    stopped = meeting_clocks(meeting, uow=uow)
+    for clock in stopped:
+        clock.state = "stopped"
+        clock.stopped_at = now
+        clock.next_at = None
+    return len(stopped)
+
+
+def rearm_meeting_clocks(
+    meeting: Meeting,
+    request: Request,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> int:
+    """The meeting moved: each open clock that counts from it stops, and a new one waits
+    for the same person from the meeting's new start or end (nothing fired yet; the
+    stopped row stays as the history). Returns how many were started again."""
+    started = 0
+    for clock in meeting_clocks(meeting, uow=uow):
+        clock.state = "stopped"
+        clock.stopped_at = now
+        clock.next_at = None
+        anchor = meeting.start if CLOCKS[clock.name].anchor == "meeting_start" else meeting.end
+        again = start_clock(
+            clock.name,
+            request,
+            subject=clock.subject,
+            awaited=clock.awaited,
+            what=clock.what,
+            original_subject=clock.original_subject,
+            uow=uow,
+            now=now,
+            config=config,
+            anchor=anchor,
+        )
+        started += again is not None
+    return started
+
+
 def tick(
     *, uow: SqlUnitOfWork, now: datetime, config: WorkflowConfig, dry_run: bool = False
 ) -> TickReport:
@@ -143,12 +207,12 @@ def _fire(
     if clock.level == 0 and reminded:
         clock.level = 1
         clock.next_at = clock.escalate_at
-        lang = "en" if directory.language_of(clock.awaited) == "en" else "zh"
-        person = directory.person(clock.awaited)
+        to = recipient(directory, clock.awaited)
+        lang = to.language
         return [
             SendMail(
                 template="awaited/reminder",
-                to=(Recipient(clock.awaited, person.name if person else None, lang),),  # type: ignore[arg-type]
+                to=(to,),
                 context={
                     "number": request.number,
                     "title": request.title,
@@ -179,7 +243,7 @@ def _fire(
     hours = max(int((now - clock.started_at).total_seconds() // 3600), 0)
     mails = []
     for target in targets:
-        lang = "en" if directory.language_of(target) == "en" else "zh"
+        lang = language(directory, target)
         if level.unit == "hours":
             overdue = (
                 f"已过去 {hours} 小时（时限 {level.limit} 小时）"
@@ -193,7 +257,7 @@ def _fire(
         mails.append(
             SendMail(
                 template="superior/escalation",
-                to=(Recipient(target, None, lang),),  # type: ignore[arg-type]
+                to=(Recipient(target, None, lang),),
                 context={
                     "number": request.number,
                     "title": request.title,

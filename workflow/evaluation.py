@@ -28,8 +28,12 @@ from workflow import presenting
 from workflow.actions import Applied, Recipient, SendMail
 from workflow.clocks import start_clock, stop_clocks
 from workflow.config import WorkflowConfig
+from workflow.directory import Department
 from workflow.meetings import cancel_meetings, schedule_kickoff
 from workflow.minutes import expect_minutes
+from workflow.people import language as _lang
+from workflow.people import recipient as _recipient
+from workflow.people import who as _who
 from workflow.signoff import Accepted
 
 EVALUATION_KEYWORDS = {
@@ -44,21 +48,73 @@ _STATE_TEXT = {
 }
 
 
+def evaluating_department(
+    requester: str, requesting_department: str, config: WorkflowConfig
+) -> Department | None:
+    """The department whose head evaluates a request of ``requester``, or None when the
+    coordination office does: where the profile has no office step, the requester's own
+    department in the directory, else the requesting department the request names, if
+    the directory names its head."""
+    if config.profile.stages.evaluation_by_office:
+        return None
+    directory = config.directory
+    department = directory.department_of(requester)
+    if department is None and requesting_department.strip():
+        department = directory.department(requesting_department)
+    return department if department is not None and department.head else None
+
+
 def evaluators(request: Request, config: WorkflowConfig) -> tuple[str, ...]:
     """Who evaluates ``request``: the coordination office; where the profile has no
-    office step, the head of the requester's department (the requester's own department
-    in the directory, else the requesting department the request names), and the
-    office again when the directory names no such head."""
-    office = tuple(a.lower() for a in config.coordinators)
-    if config.profile.stages.evaluation_by_office:
-        return office
-    directory = config.directory
-    department = directory.department_of(request.requester_email)
-    if department is None and request.requesting_department.strip():
-        department = directory.department(request.requesting_department)
-    if department is not None and department.head:
+    office step, the head of the requester's department (:func:`evaluating_department`),
+    and the office again when the directory names no such head."""
+    department = evaluating_department(
+        request.requester_email, request.requesting_department, config
+    )
+    if department is not None:
         return (department.head.lower(),)
-    return office
+    return tuple(a.lower() for a in config.coordinators)
+
+
+def evaluator_context(
+    requester: str, requesting_department: str, config: WorkflowConfig, language: str
+) -> dict[str, str]:
+    """How the requester's mails name who evaluates their request and who signs them,
+    in ``language`` (the ``evaluator`` and ``signature`` of ``templates/requester/``).
+
+    The coordination office evaluates: "协调办公室" / "the coordination office", signed
+    "协调办公室" / "Coordination office". The head of the requester's department does
+    (no office step): "财务部负责人何军" / "何军 (head of 财务部)", and the mail, sent by
+    the coordination mailbox for that department, is signed "财务部协调邮箱" /
+    "财务部 coordination mailbox" rather than by an office that has no part in it."""
+    department = evaluating_department(requester, requesting_department, config)
+    english = language == "en"
+    if department is None:
+        return {
+            "evaluator": "the coordination office" if english else "协调办公室",
+            "signature": "Coordination office" if english else "协调办公室",
+        }
+    head = config.directory.person(department.head)
+    name = head.name if head is not None and head.name else ""
+    if english:
+        evaluator = (
+            f"{name} (head of {department.name})" if name else f"the head of {department.name}"
+        )
+        return {"evaluator": evaluator, "signature": f"{department.name} coordination mailbox"}
+    space = " " if name[:1].isascii() else ""  # 财务部负责人何军, 市场部负责人 Emily Clark
+    return {
+        "evaluator": f"{department.name}负责人{space}{name}",
+        "signature": f"{department.name}协调邮箱",
+    }
+
+
+def request_evaluator_context(
+    request: Request, config: WorkflowConfig, language: str
+) -> dict[str, str]:
+    """:func:`evaluator_context` for the requester of ``request``."""
+    return evaluator_context(
+        request.requester_email, request.requesting_department, config, language
+    )
 
 
 def ask_for_evaluation(
@@ -72,7 +128,8 @@ def ask_for_evaluation(
     """The evaluation notice of a registered request, and a clock per evaluator (a
     resubmitted request restarts them)."""
     deadline = config.profile.service_level("evaluate_request").due(now, config.calendar)
-    stop_clocks(request.id, "evaluate_request", uow=uow, now=now)
+    if request.revision > 1:  # a new request has no clock to stop
+        stop_clocks(request.id, "evaluate_request", uow=uow, now=now)
     who = evaluators(request, config)
     for person in who:
         start_clock(
@@ -99,11 +156,7 @@ def ask_for_evaluation(
             reply_context="evaluation",
         )
     directory = config.directory
-    recipients = []
-    for head in who:
-        known = directory.person(head)
-        lang = "en" if directory.language_of(head) == "en" else "zh"
-        recipients.append(Recipient(head, known.name if known else None, lang))  # type: ignore[arg-type]
+    recipients = [_recipient(directory, head) for head in who]
     lang = recipients[0].language
     context = presenting.request_context(request, attachments, deadline, config.timezone, lang)
     department = directory.department_of(who[0])
@@ -131,8 +184,7 @@ def apply(
 ) -> Applied:
     from workflow.replies import not_applicable
 
-    language = config.directory.language_of(verdict.signer)
-    lang = "en" if language == "en" else "zh"
+    lang = _lang(config.directory, verdict.signer)
     evaluating = request.state == "registered" or _unnamed(request)
     if not evaluating or action not in ("evaluate_accept", "reject", "return"):
         state_text = _STATE_TEXT[lang].format(number=request.number, state=request.state)
@@ -205,12 +257,9 @@ def _accept(
     deadline = config.profile.service_level("kickoff_meeting").due(now, config.calendar)
     sep = "、" if req_lang == "zh" else ", "
     next_step = (
-        "协调办公室将在两个工作日内安排启动会，会议邀请将另行发送。"
+        "启动会正在安排，会议邀请将另行发送。"
         if req_lang == "zh"
-        else (
-            "The coordination office will schedule a kickoff meeting within two working days; "
-            "the invitation follows."
-        )
+        else "The kickoff meeting is being scheduled; the invitation follows separately."
     )
     mail = SendMail(
         template="requester/accepted",
@@ -222,6 +271,7 @@ def _accept(
             "supporting_departments": sep.join(request.supporting_departments),
             "next_step": next_step,
             "deadline": presenting.format_instant(deadline, config.timezone, req_lang),
+            **request_evaluator_context(request, config, req_lang),
         },
         request_number=request.number,
         request_id=request.id,
@@ -270,16 +320,15 @@ def _accept_unnamed(
             now=now,
             config=config,
         )
-        lang = "en" if directory.language_of(person) == "en" else "zh"
-        known = directory.person(person)
+        lang = _lang(directory, person)
         mails.append(
             SendMail(
                 template="evaluator/name_departments",
-                to=(Recipient(person, known.name if known else None, lang),),  # type: ignore[arg-type]
+                to=(_recipient(directory, person),),
                 context={
                     "number": request.number,
                     "title": request.title,
-                    "requester": _who(request.requester_email, request.requester_name),
+                    "requester": _who(directory, request.requester_email, request.requester_name),
                     "requesting_department": request.requesting_department,
                     "receiving_departments": ("、" if lang == "zh" else ", ").join(
                         request.receiving_departments
@@ -313,16 +362,13 @@ def _accept_unnamed(
                     )
                 ),
                 "deadline": presenting.format_instant(deadline, config.timezone, req_lang),
+                **request_evaluator_context(request, config, req_lang),
             },
             request_number=request.number,
             request_id=request.id,
         )
     )
     return Applied("applied", tuple(mails), "已受理，牵头部门待明确")
-
-
-def _who(email: str, name: str | None) -> str:
-    return f"{name} <{email}>" if name else email
 
 
 def _department(text: str, config: WorkflowConfig, problems: list[str]) -> str | None:
@@ -359,6 +405,7 @@ def _return(
             "reason": reason or ("（未说明）" if lang == "zh" else "(none given)"),
             "form": list(form),
             "tag": "[需求]" if lang == "zh" else "[REQUEST]",
+            **request_evaluator_context(request, config, lang),
         },
         request_number=request.number,
         request_id=request.id,

@@ -23,10 +23,15 @@ Risk warning (the ``risk_warning`` level, e.g. 1 working day)
     before a task's due date (or ``limit`` hours before its deadline), an open task gets
     one warning to the level's ``remind`` roles (the owner and the lead head), once per
     task and due date: a new due date re-arms it.
-Overdue
+Overdue (the ``task_overdue`` level)
     A task still open after the end of working hours on its due date is marked overdue
-    (a ``task_alerts`` row), the owner and the lead head get one notice and the owner's
-    department head and superior one escalation, once per task and due date. A task is
+    (a ``task_alerts`` row), once per task and due date. The level's ``remind`` roles get
+    the overdue notice (the owner and the lead head in the shipped profiles); its
+    ``escalate_to`` roles hear of it ``escalate_after`` working days after the deadline:
+    with ``0`` (the shipped profiles: the owner's department head and superior) at once,
+    leaving out whoever had the notice; later, through a stored clock (``task_overdue``,
+    subject ``task:<ref>``, awaiting the owner) that the clock sweep escalates unless
+    the task is reported done, given a new due date or a new owner first. A task is
     shown overdue while it is open and marked for its current due date.
 
 Every one-off is claimed in the store (``store.execution``) before its mail is built, so
@@ -44,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from store.execution import OPEN_TASK_STATES
-from store.models import ProgressRecord, ProgressRequest, Request, Task
+from store.models import ClockItem, ProgressRecord, ProgressRequest, Request, Task
 from store.uow import SqlUnitOfWork
 from workflow import presenting
 from workflow.actions import SendMail
@@ -74,10 +79,6 @@ RECENT_DAYS = 14
 JOB_PROGRESS = "progress_requests"
 JOB_DIGEST = "weekly_digest"
 JOB_OVERDUE = "overdue"
-
-#: Who hears of an overdue task: a notice, then an escalation (mail.md "Outbound").
-OVERDUE_NOTICE_ROLES = ("owner", "lead_head")
-OVERDUE_ESCALATION_ROLES = ("owner_head", "owner_superior")
 
 _TASK_STATES = {
     "zh": {
@@ -262,7 +263,7 @@ def run_execution(
     run = _Pass(uow, now, config, dry_run)
     profile = config.profile
     # Marks first, so that a digest of the same tick shows them.
-    _mark_overdue(run)
+    _mark_overdue(run, profile.service_level("task_overdue"))
     if profile.has_service_level("risk_warning"):
         _warn_risks(run, profile.service_level("risk_warning"))
     if profile.has_service_level("weekly_progress"):
@@ -610,7 +611,7 @@ def _warn_risks(run: _Pass, level: ServiceLevel) -> None:
         run.count("risk_warnings")
 
 
-def _mark_overdue(run: _Pass) -> None:
+def _mark_overdue(run: _Pass, level: ServiceLevel) -> None:
     repo = run.uow.execution
     yesterday = run.today - timedelta(days=1)
     full = not repo.sweep_done(JOB_OVERDUE, run.today)
@@ -629,10 +630,11 @@ def _mark_overdue(run: _Pass) -> None:
             )
         ):
             continue
-        run.mails.extend(
-            _alert_mails(run, "owner/overdue_notice", OVERDUE_NOTICE_ROLES, task, request)
-        )
-        run.mails.extend(_overdue_escalations(run, task, request, deadline))
+        run.mails.extend(_alert_mails(run, "owner/overdue_notice", level.remind, task, request))
+        if level.escalate_to and not level.escalate_after:
+            run.mails.extend(_overdue_escalations(run, level, task, request, deadline))
+        elif level.escalate_to and not run.dry_run:
+            _expect_completion(run, level, task, request, deadline)
         run.count("overdue")
     if full:
         run.finish(JOB_OVERDUE, run.today, len(found))
@@ -679,17 +681,17 @@ def _alert_mails(
 
 
 def _overdue_escalations(
-    run: _Pass, task: Task, request: Request, deadline: datetime
+    run: _Pass, level: ServiceLevel, task: Task, request: Request, deadline: datetime
 ) -> list[SendMail]:
-    """The owner's department head and superior hear of an overdue task, unless the
-    overdue notice already went to them; nobody the directory names: the office."""
+    """The level's ``escalate_to`` roles (the owner's department head and superior) hear
+    of an overdue task with its notice, unless the notice already went to them; when
+    the directory names nobody for them: the office."""
     assert task.due is not None
     directory, config = run.directory, run.config
-    told = set(_role_addresses(OVERDUE_NOTICE_ROLES, task, request, config))
-    targets = [
-        a for a in _role_addresses(OVERDUE_ESCALATION_ROLES, task, request, config) if a not in told
-    ]
-    if not targets and not _role_addresses(OVERDUE_ESCALATION_ROLES, task, request, config):
+    told = set(_role_addresses(level.remind, task, request, config))
+    named = _role_addresses(level.escalate_to, task, request, config)
+    targets = [a for a in named if a not in told]
+    if not named:
         targets = [a for a in _unique(config.coordinators) if a not in told]
     warned = run.uow.execution.alerts_of_tasks([task.id], "risk")
     reminded = any(a.due == task.due for a in warned)
@@ -723,6 +725,34 @@ def _overdue_escalations(
             )
         )
     return mails
+
+
+def _expect_completion(
+    run: _Pass, level: ServiceLevel, task: Task, request: Request, deadline: datetime
+) -> None:
+    """An escalation ``escalate_after`` working days after the deadline: a stored clock
+    that awaits the owner, already past its reminder (the overdue notice was it), which
+    the clock sweep escalates to the level's ``escalate_to`` roles. It stops when the
+    task is reported done, gets a new due date or a new owner (``workflow.tasks``)."""
+    assert task.due is not None and level.escalate_after
+    escalate_at = level.escalation_due(deadline, run.config.calendar)
+    due = presenting.format_date(task.due, "zh")
+    run.uow.clocks.add(
+        ClockItem(
+            name=level.name,
+            request_id=request.id,
+            subject=f"task:{task.ref}",
+            awaited=task.owner_email.lower(),
+            what=_TEXT["zh"]["task_what"].format(ref=task.ref, title=task.title, due=due),
+            original_subject=f"[任务] {request.number}/{task.ref} {task.title}",
+            started_at=run.now,
+            due_at=deadline,
+            escalate_at=escalate_at,
+            level=1,  # the overdue notice was the reminder
+            next_at=escalate_at,
+            state="open",
+        )
+    )
 
 
 # --- the owner's reports -------------------------------------------------------------------

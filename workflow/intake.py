@@ -11,7 +11,6 @@ is quarantined with its reason.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,8 +25,12 @@ from workflow import presenting
 from workflow.actions import Recipient, SendMail
 from workflow.config import WorkflowConfig
 from workflow.errors import NotFoundError, RejectedInputError
-from workflow.evaluation import ask_for_evaluation
-from workflow.lookup import request_named
+from workflow.evaluation import (
+    ask_for_evaluation,
+    evaluator_context,
+    request_evaluator_context,
+)
+from workflow.lookup import request_of, requests_named
 from workflow.meetings import record_calendar_reply
 from workflow.minutes import record_minutes
 from workflow.numbering import department_code
@@ -40,10 +43,6 @@ from workflow.review import answers_review_request, record_review, reviewed_requ
 from workflow.signoff import verp_outbox_id
 
 Outcome = Literal["processed", "duplicate", "noise", "quarantined"]
-
-#: Candidate request numbers in a subject: any run of letters, digits, CJK and hyphens
-#: with a hyphen in it (numbers follow the profile's pattern, e.g. XT-2026-0015).
-_SUBJECT_TOKEN = re.compile(r"[0-9A-Z\u4e00-\u9fff]+(?:-[0-9A-Z\u4e00-\u9fff]+)+")
 
 
 @dataclass(frozen=True)
@@ -100,8 +99,8 @@ def ingest(
             return IngestResult("duplicate", earlier.id, earlier.kind, reason="same Message-ID")
         row = earlier
 
-    if row is None:
-        row = _keep(mail, sha, parsed.headers.message_id, uow=uow, now=now)
+    if row is None:  # inserted by the flush below, with its kind
+        row = _keep(mail, sha, parsed.headers.message_id, uow=uow, now=now, flush=False)
     row.message_id = parsed.headers.message_id
     row.kind = parsed.kind
     uow.session.flush()
@@ -146,9 +145,16 @@ def ingest(
 
 
 def _keep(
-    mail: InboundMail, sha: str, message_id: str | None, *, uow: SqlUnitOfWork, now: datetime
+    mail: InboundMail,
+    sha: str,
+    message_id: str | None,
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    flush: bool = True,
 ) -> InboundMessage:
-    """A new inbound row holding the raw bytes as they arrived, not processed yet."""
+    """A new inbound row holding the raw bytes as they arrived, not processed yet;
+    inserted now unless ``flush`` is false."""
     return uow.inbound.add(
         InboundMessage(
             source=mail.source,
@@ -161,7 +167,8 @@ def _keep(
             received_at=now,
             state="received",
             attempts=0,
-        )
+        ),
+        flush=flush,
     )
 
 
@@ -225,7 +232,7 @@ def _register_request(
     fields = parsed.fields
     assert isinstance(fields, RequestFields)
     sender = parsed.headers.from_addr or ""
-    request = _returned_request_named(parsed, uow)
+    request = _returned_request_named(parsed, uow, config)
     if request is not None:
         # A returned request sent again with corrected fields: same number, next revision.
         request.revision += 1
@@ -269,9 +276,13 @@ def _register_request(
     ack = SendMail(
         template="requester/acknowledged",
         to=(requester,),
-        context=presenting.request_context(
-            request, parsed.attachments, deadline, config.timezone, parsed.language
-        ),
+        context={
+            **presenting.request_context(
+                request, parsed.attachments, deadline, config.timezone, parsed.language
+            ),
+            # Who evaluates: the office, or the requester's department head.
+            **request_evaluator_context(request, config, parsed.language),
+        },
         request_number=number,
         request_id=request.id,
     ).in_answer_to(parsed.headers.message_id)
@@ -289,16 +300,14 @@ def _fill_request(request: Request, fields: RequestFields) -> None:
     request.acceptance_criteria = fields.acceptance_criteria
 
 
-def _returned_request_named(parsed: ParsedMessage, uow: SqlUnitOfWork) -> Request | None:
+def _returned_request_named(
+    parsed: ParsedMessage, uow: SqlUnitOfWork, config: WorkflowConfig
+) -> Request | None:
     """A returned request of this sender whose number the subject names, if any."""
     sender = (parsed.headers.from_addr or "").lower()
-    for token in _SUBJECT_TOKEN.findall(parsed.headers.subject.upper()):
-        request = uow.requests.by_number(token)
-        if (
-            request is not None
-            and request.state == "returned"
-            and request.requester_email.lower() == sender
-        ):
+    numbers = config.parse_options.request_number
+    for request in requests_named(parsed.headers.subject, uow, numbers):
+        if request.state == "returned" and request.requester_email.lower() == sender:
             return request
     return None
 
@@ -316,11 +325,20 @@ def _answer_invalid(
     if not parsed.headers.from_addr:
         return None, []
     sender = Recipient(parsed.headers.from_addr, parsed.headers.from_name, parsed.language)
+    requesting = (
+        parsed.fields.requesting_department if isinstance(parsed.fields, RequestFields) else None
+    )
     return None, [
         SendMail(
             template=template,
             to=(sender,),
-            context=presenting.problems_context(parsed, config.timezone, parsed.language),
+            context={
+                **presenting.problems_context(parsed, config.timezone, parsed.language),
+                # The sign-off: the office, or the department whose head would evaluate.
+                **evaluator_context(
+                    parsed.headers.from_addr, requesting or "", config, parsed.language
+                ),
+            },
         ).in_answer_to(parsed.headers.message_id)
     ]
 
@@ -337,12 +355,12 @@ def _record_issue(
         return _answer_invalid(parsed, row, uow=uow, now=now, config=config)
     fields = parsed.fields
     assert isinstance(fields, IssueFields)
-    # The form knows the default numbering only (XT-2026-0012): a profile's own numbers
-    # (XZ-2026-001, 2026-研发-001) are looked up in the 所属任务/所属需求 line or the subject.
-    request = (
-        uow.requests.by_number(fields.request)
-        if fields.request
-        else request_named(f"{parsed.text}\n{parsed.headers.subject}", uow)
+    # The form's number (read in the profile's numbering), else one in the body or subject.
+    request = request_of(
+        fields.request,
+        f"{parsed.text}\n{parsed.headers.subject}",
+        uow,
+        config.parse_options.request_number,
     )
     issue = Issue(
         request_id=request.id if request else None,
@@ -444,7 +462,7 @@ def _record_review(
     config: WorkflowConfig,
 ) -> HandlerResult:
     # Logged first, so the archived dossier's communication log holds the review mail.
-    request = reviewed_request(parsed, uow)
+    request = reviewed_request(parsed, uow, config.parse_options.request_number)
     row.request_id = request.id if request else None
     _record_inbound(parsed, row, row.request_id, uow=uow, now=now, summary="review")
     number, mails = record_review(parsed, row, request, uow=uow, now=now, config=config)

@@ -10,10 +10,9 @@ live in ``calendar_sync.itip``; this module keeps the stored meeting in step wit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 from calendar_sync.itip import build_cancel, build_declinecounter, build_request
 from calendar_sync.model import Attendee as CalAttendee
@@ -34,11 +33,12 @@ from workflow import presenting
 from workflow.actions import Applied, Recipient, SendMail
 from workflow.config import WorkflowConfig
 from workflow.directory import Directory
+from workflow.people import language
 from workflow.scheduling import (
-    agenda_earliest_start,
     agenda_reminder_at,
     find_slot,
     kickoff_window,
+    lead_time_earliest_start,
     problem_meeting_window,
 )
 from workflow.signoff import Accepted
@@ -155,10 +155,12 @@ def schedule_kickoff(
     request: Request, *, uow: SqlUnitOfWork, now: datetime, config: WorkflowConfig
 ) -> list[SendMail]:
     earliest, latest = kickoff_window(now, profile=config.profile, calendar=config.calendar)
-    # The invitation carries the agenda, which must reach people the profile's lead time
-    # before the meeting (seed 001: at least a day).
+    # The invitation carries the agenda and the background materials, which must reach
+    # people the profile's lead times before the meeting (seed 001: the agenda at least a
+    # day, the materials at least 2 working days): the longest of them counts.
     earliest = max(
-        earliest, agenda_earliest_start(now, profile=config.profile, calendar=config.calendar)
+        earliest,
+        lead_time_earliest_start(now, profile=config.profile, calendar=config.calendar),
     )
     window = (earliest, max(latest, earliest))
     agenda = _kickoff_agenda(request)
@@ -301,11 +303,10 @@ def _invitation_mail(
     config: WorkflowConfig,
     is_update: bool,
 ) -> SendMail:
-    language = config.directory.language_of(attendee.email)
-    lang = "en" if language == "en" else "zh"
+    lang = language(config.directory, attendee.email)
     return SendMail(
         template="attendee/meeting_invitation",
-        to=(Recipient(attendee.email, attendee.name, lang),),  # type: ignore[arg-type]
+        to=(Recipient(attendee.email, attendee.name, lang),),
         context={
             "number": request.number,
             "title": request.title,
@@ -367,31 +368,53 @@ def cancel_meetings(
     for meeting in uow.meetings.for_request(request.id):
         if meeting.status == "CANCELLED" or meeting.end <= now:
             continue
-        meeting.status = "CANCELLED"
-        meeting.sequence += 1
-        meeting.updated_at = now
-        attendees = [a for a in uow.meetings.attendees(meeting.id) if not a.removed]
-        ics = build_cancel(calendar_model(meeting, attendees, config), dtstamp=now)
-        for attendee in attendees:
-            lang = "en" if config.directory.language_of(attendee.email) == "en" else "zh"
-            mails.append(
-                SendMail(
-                    template="attendee/meeting_cancelled",
-                    to=(Recipient(attendee.email, attendee.name, lang),),  # type: ignore[arg-type]
-                    context={
-                        "number": request.number,
-                        "title": request.title,
-                        "meeting_kind": KIND_LABELS[lang][meeting.kind],
-                        "start": presenting.format_instant(meeting.start, config.timezone, lang),
-                        "reason": reason,
-                    },
-                    request_number=request.number,
-                    request_id=request.id,
-                    attachments=(("invite.ics", "application/ics", ics),),
-                    calendar_part=(ics, "CANCEL"),
-                )
+        mails += cancel_meeting(meeting, request, reason, uow=uow, now=now, config=config)
+    return mails
+
+
+def cancel_meeting(
+    meeting: Meeting,
+    request: Request,
+    reason: str | Mapping[str, str],
+    *,
+    uow: SqlUnitOfWork,
+    now: datetime,
+    config: WorkflowConfig,
+) -> list[SendMail]:
+    """Call ``meeting`` off: a CANCEL (SEQUENCE up by one) to every attendee and to the
+    team calendar, and nothing more that depends on it taking place: the clocks that
+    count from it stop (``minutes_sent``, ``communication_record``), the agenda reminder
+    no longer goes out (it is for confirmed meetings) and pending proposals of a new
+    time lapse. ``reason`` is one text, or one per language (``zh``, ``en``).
+    Whether the meeting may still be called off is the caller's decision."""
+    from workflow.clocks import stop_meeting_clocks  # clocks -> meetings
+
+    meeting.status = "CANCELLED"
+    meeting.sequence += 1
+    meeting.updated_at = now
+    stop_meeting_clocks(meeting, uow=uow, now=now)
+    for proposal in uow.meetings.pending_proposals(meeting.id):
+        proposal.state = "declined"
+    attendees = [a for a in uow.meetings.attendees(meeting.id) if not a.removed]
+    ics = build_cancel(calendar_model(meeting, attendees, config), dtstamp=now)
+    mails: list[SendMail] = []
+    for attendee in attendees:
+        lang = language(config.directory, attendee.email)
+        mails.append(
+            SendMail(
+                template="attendee/meeting_cancelled",
+                to=(Recipient(attendee.email, attendee.name, lang),),
+                context={
+                    **_meeting_context(meeting, request, lang, config),
+                    "reason": reason if isinstance(reason, str) else reason.get(lang, ""),
+                },
+                request_number=request.number,
+                request_id=request.id,
+                attachments=(("invite.ics", "application/ics", ics),),
+                calendar_part=(ics, "CANCEL"),
             )
-        mails += _calendar_copy("calendar/cancel", meeting, request, ics, config)
+        )
+    mails += _calendar_copy("calendar/cancel", meeting, request, ics, config)
     return mails
 
 
@@ -488,8 +511,9 @@ def _lead_and_office(request: Request, config: WorkflowConfig) -> tuple[Recipien
     people: dict[str, Recipient] = {}
     head = directory.head_of(request.lead_department) if request.lead_department else None
     for addr in ([head] if head else []) + list(config.coordinators):
-        lang = "en" if directory.language_of(addr) == "en" else "zh"
-        people.setdefault(addr.lower(), Recipient(addr, _known_name(directory, addr), lang))  # type: ignore[arg-type]
+        people.setdefault(
+            addr.lower(), Recipient(addr, _known_name(directory, addr), language(directory, addr))
+        )
     return tuple(people.values())
 
 
@@ -663,10 +687,11 @@ def move_meeting(
     meeting.reminded_at = None
     for attendee in uow.meetings.attendees(meeting.id):
         attendee.partstat = "NEEDS-ACTION"  # a new time needs a new answer
-    if meeting.kind == "kickoff":
-        from workflow.minutes import expect_minutes  # minutes -> clocks -> meetings
+    from workflow.clocks import rearm_meeting_clocks  # clocks -> meetings
 
-        expect_minutes(request, uow=uow, now=now, config=config)  # due after the new end
+    # What counts from the meeting counts from its new time: the minutes of a kickoff,
+    # the communication record after a problem or review meeting.
+    rearm_meeting_clocks(meeting, request, uow=uow, now=now, config=config)
     return invitations(meeting, request, uow=uow, now=now, config=config, is_update=True)
 
 
@@ -711,9 +736,7 @@ def decide_proposal(
     ics = build_declinecounter(
         calendar_model(meeting, attendees, config), dtstamp=now, comment=reason or "维持原时间"
     )
-    lang: Literal["zh", "en"] = (
-        "en" if config.directory.language_of(proposal.attendee) == "en" else "zh"
-    )
+    lang = language(config.directory, proposal.attendee)
     mail = SendMail(
         template="sender/counter_declined",
         to=(Recipient(proposal.attendee, _known_name(config.directory, proposal.attendee), lang),),
@@ -795,16 +818,13 @@ def send_agenda_reminders(
         for attendee in uow.meetings.attendees(meeting.id):
             if attendee.removed or attendee.partstat == "DECLINED":
                 continue
-            lang = "en" if config.directory.language_of(attendee.email) == "en" else "zh"
+            lang = language(config.directory, attendee.email)
             mails.append(
                 SendMail(
                     template="attendee/agenda_reminder",
-                    to=(Recipient(attendee.email, attendee.name, lang),),  # type: ignore[arg-type]
+                    to=(Recipient(attendee.email, attendee.name, lang),),
                     context={
-                        "number": request.number,
-                        "title": request.title,
-                        "meeting_kind": KIND_LABELS[lang][meeting.kind],
-                        "start": presenting.format_instant(meeting.start, config.timezone, lang),
+                        **_meeting_context(meeting, request, lang, config),
                         "location": meeting.location,
                         "online_url": meeting.online_url or "",
                         "agenda": [ln for ln in meeting.description.splitlines() if ln.strip()],
@@ -814,3 +834,15 @@ def send_agenda_reminders(
                 )
             )
     return mails
+
+
+def _meeting_context(
+    meeting: Meeting, request: Request, lang: str, config: WorkflowConfig
+) -> dict[str, object]:
+    """What every mail about one meeting says of it, in ``lang``."""
+    return {
+        "number": request.number,
+        "title": request.title,
+        "meeting_kind": KIND_LABELS[lang][meeting.kind],
+        "start": presenting.format_instant(meeting.start, config.timezone, lang),
+    }

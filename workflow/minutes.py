@@ -67,8 +67,11 @@ def record_minutes(
         if isinstance(fields, MinutesFields) and fields.request
         else None
     )
-    # A profile's own numbering (XZ-2026-001, 2026-研发-001) is found in the subject.
-    request = request or request_named(parsed.headers.subject, uow)
+    # The parser reads the profile's numbering; any other number the store has (one
+    # given before the profile changed) is found in the subject.
+    request = request or request_named(
+        parsed.headers.subject, uow, config.parse_options.request_number
+    )
     problems: list[str] = []
     lang = _lang(config.directory, author) if author else parsed.language
     if request is None:

@@ -8,6 +8,10 @@ The sequence restarts every year, and per department when the pattern names the
 department: :func:`number_scope` gives the key of the sequence a number is drawn from.
 What ``{department}`` stands for is :func:`department_code`: the directory's short code
 of the requesting department (``研发`` for 研发部), else its name.
+
+:func:`number_reader` is the other direction: the regular expression that finds the
+numbers a pattern writes in a subject or body. The parsers take it as
+``ParseOptions.request_number`` (they know nothing of profiles).
 """
 
 from __future__ import annotations
@@ -20,15 +24,20 @@ from string import Formatter
 from workflow.directory import Directory
 
 __all__ = [
+    "DEFAULT_PATTERN",
     "PLACEHOLDERS",
     "check_number_pattern",
     "department_code",
     "format_number",
+    "number_reader",
+    "number_regex",
     "number_scope",
 ]
 
 #: The placeholders a numbering pattern may use.
 PLACEHOLDERS = frozenset({"year", "seq", "department"})
+#: The default numbering (the standard profile's); every reader accepts it as well.
+DEFAULT_PATTERN = "XT-{year}-{seq:04d}"
 
 _SAMPLES: dict[str, object] = {"year": 2026, "seq": 1, "department": "研发"}
 # Separators trimmed from the literal text on either side of {seq} in a scope.
@@ -149,3 +158,80 @@ def department_code(written: str, directory: Directory) -> str:
     text = (found.code or found.name) if found is not None else written
     kept = _NOT_IN_NUMBER.sub("", unicodedata.normalize("NFKC", text).upper())
     return kept or "X"
+
+
+# --- reading numbers back ---------------------------------------------------------------------
+
+# ``{year}`` and ``{seq}`` written with no spec, ``d``, a width or a zero-padded width.
+_INT_SPEC = re.compile(r"(0?)(\d*)d?")
+# ``{department}`` as department_code writes it, with at least one letter or Chinese
+# character: a run of digits there would read dates and phone numbers as numbers.
+_DEPARTMENT_RE = r"[0-9A-Z\u4e00-\u9fff]*[A-Z\u4e00-\u9fff][0-9A-Z\u4e00-\u9fff]*"
+# Any other format spec (hexadecimal, grouping, a sign ...): letters and digits.
+_OTHER_RE = r"[0-9A-Z]+"
+_READER_FLAGS = re.IGNORECASE | re.ASCII
+
+
+def number_regex(pattern: str) -> str:
+    """A regular expression (source) for the numbers ``pattern`` writes.
+
+    It is meant for NFKC-folded text, compiled with ``re.IGNORECASE | re.ASCII``:
+
+    - the literal text matches itself (``XZ-``), in any case;
+    - ``{year}`` is a year of this millennium, ``2`` and three digits, so ``0755-…``
+      (an area code) is no year;
+    - ``{seq}`` has at least as many digits as the pattern pads it to (``{seq:03d}``:
+      ``001``, ``1234``), so in ``2026-11-21`` no three-digit sequence follows ``2026-``;
+    - ``{department}`` is letters, digits and Chinese characters with at least one that
+      is no digit (``财务``, ``FIN``, ``R2``; not ``11``).
+
+    A number neither starts right after nor ends right before a letter or digit
+    (``XZ-2026-0015`` is not ``XZ-2026-001``, ``AXZ-2026-001`` none); Chinese text may
+    touch it on either side (``关于XZ-2026-001的进度``).
+    """
+    pieces = _pieces(pattern, department="X")
+    parts: list[str] = []
+    for piece in pieces:
+        parts.append(re.escape(unicodedata.normalize("NFKC", piece.literal)))
+        if piece.field is not None:
+            parts.append(_field_regex(piece.field, piece.spec))
+    first, last = pieces[0], pieces[-1]
+    starts_alnum = first.field is not None if not first.literal else _is_alnum(first.literal[0])
+    ends_alnum = last.field is not None or (bool(last.literal) and _is_alnum(last.literal[-1]))
+    return (
+        ("(?<![0-9A-Za-z])" if starts_alnum else "")
+        + "".join(parts)
+        + ("(?![0-9A-Za-z])" if ends_alnum else "")
+    )
+
+
+def number_reader(pattern: str) -> re.Pattern[str]:
+    """What finds request numbers in mail when requests are numbered by ``pattern``.
+
+    The numbers of ``pattern`` and of :data:`DEFAULT_PATTERN` (``XT-2026-0015``: requests
+    numbered before a change of profile keep their numbers; the ``XT-`` prefix reads
+    nothing else). Passed to the parsers as ``ParseOptions.request_number``.
+    """
+    sources = dict.fromkeys((number_regex(pattern), number_regex(DEFAULT_PATTERN)))
+    return re.compile("|".join(f"(?:{source})" for source in sources), _READER_FLAGS)
+
+
+def _field_regex(field: str, spec: str) -> str:
+    if field == "department":
+        return _DEPARTMENT_RE
+    matched = _INT_SPEC.fullmatch(spec)
+    if matched is None:
+        return _OTHER_RE
+    zero_padded = matched.group(1) == "0"
+    width = int(matched.group(2) or 0)
+    if field == "year":
+        if width <= 4:
+            return r"2\d{3}"
+        return ("0" if zero_padded else " ") + f"{{{width - 4}}}" + r"2\d{3}"
+    if zero_padded or width <= 1:
+        return rf"\d{{{max(width, 1)},}}"
+    return r" *\d+"  # padded with spaces: "  7"
+
+
+def _is_alnum(char: str) -> bool:
+    return char.isascii() and char.isalnum()

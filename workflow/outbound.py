@@ -177,12 +177,12 @@ def _queue_one(
         task_ref=action.task,
         token_hash=token_digest,
     )
-    uow.outbox.add(row)
-    uow.session.flush()
+    outbox_id = uow.outbox.insert(row)
     if config.subaddress and config.reply_token_secret:
         # VERP: a bounce delivered to coord+bounce-<row>-<mac>@ names this mail even
         # when the report does not quote it.
-        row.envelope_from = verp_address(config.mailbox_address, row.id, config.reply_token_secret)
+        envelope = verp_address(config.mailbox_address, outbox_id, config.reply_token_secret)
+        uow.outbox.set_envelope_from(outbox_id, envelope)
     uow.communications.add(
         Communication(
             request_id=action.request_id,
@@ -193,7 +193,7 @@ def _queue_one(
             subject=rendered.subject,
             kind=action.template,
             summary=action.summary,
-            outbox_id=row.id,
+            outbox_id=outbox_id,
         )
     )
     return Queued(message_id=message_id, recipients=recipients, subject=rendered.subject)

@@ -190,7 +190,7 @@ def record_plan(
     directory = config.directory
     sender = (parsed.headers.from_addr or "").lower()
     lang = _lang(directory, sender) if directory.person(sender) else parsed.language
-    request = request_named(parsed.headers.subject, uow)
+    request = request_named(parsed.headers.subject, uow, config.parse_options.request_number)
     if request is not None:
         row.request_id = request.id
     refusal = _refusal(request, sender, uow=uow, config=config, lang=lang)

@@ -18,7 +18,9 @@ name``; the deadline and the owner are optional). It records the resolution on t
 problem; a new deadline becomes the task's deadline and a new owner takes the task over
 (resolved through the directory to exactly one person; they get the task mail and the
 acknowledgement clock, as on the original assignment). The reporter, the owner (the
-former one too) and the lead are told, and the clocks stop. A second resolution, one
+former one too) and the lead are told, and the clocks stop. A problem meeting that has
+not begun yet is called off (a calendar CANCEL to its attendees, as for a withdrawn
+request); one under way or over is left as it was. A second resolution, one
 from anybody but the lead head or their delegate, or one that cannot be applied changes
 nothing and is answered with the reason.
 """
@@ -33,16 +35,16 @@ from store.models import Issue, Request, Task
 from store.uow import SqlUnitOfWork
 from workflow import presenting
 from workflow.actions import Applied, Recipient, SendMail
-from workflow.clocks import start_clock, stop_clocks
+from workflow.clocks import start_clock, stop_clocks, stop_meeting_clocks
 from workflow.config import WorkflowConfig
 from workflow.directory import Ambiguous, Conflict, Directory, Person, Resolved, Unknown
-from workflow.meetings import schedule_problem_meeting
+from workflow.meetings import cancel_meeting, schedule_problem_meeting
 from workflow.minutes import assign_task
 from workflow.people import language as _lang
 from workflow.people import recipient as _recipient
 from workflow.people import who as _who
 from workflow.signoff import Accepted
-from workflow.tasks import change_due
+from workflow.tasks import change_due, change_owner
 
 RESOLVE_KEYWORDS = {
     "zh": [
@@ -242,7 +244,7 @@ def _refused(
 
     lang = _lang(config.directory, verdict.signer)
     text = texts[1] if lang == "en" else texts[0]
-    listed = list(RESOLVE_KEYWORDS["en" if lang == "en" else "zh"]) if keywords else []
+    listed = list(RESOLVE_KEYWORDS[lang]) if keywords else []
     return Applied(
         "not_applicable",
         (not_applicable(parsed, verdict.signer, request, "resolve", text, listed, config=config),),
@@ -384,25 +386,36 @@ def apply_resolution(
     issue.resolved_by = verdict.signer
     mails: list[SendMail] = []
     previous_owner: str | None = None
+    if task is None and new_due is not None and new_due != request.due:
+        # A problem about the whole request: its deadline is the request's.
+        request.due = new_due
+        request.updated_at = now
     if task is not None:
         if new_due is not None and new_due != task.due:
-            change_due(task, new_due, now=now)
+            change_due(task, new_due, uow=uow, now=now)
         if new_owner is not None and new_owner.email.lower() != task.owner_email.lower():
             previous_owner = task.owner_email
             mails += _hand_over(task, new_owner, request, uow=uow, now=now, config=config)
     for name in PROBLEM_CLOCKS:
         stop_clocks(request.id, name, uow=uow, now=now, subject=f"issue:{issue.id}")
+    called_off = 0
     for meeting in uow.meetings.for_request(request.id):
-        if meeting.issue_id == issue.id:
-            stop_clocks(
-                request.id,
-                "communication_record",
-                uow=uow,
-                now=now,
-                subject=f"meeting:{meeting.id}",
-            )
+        if meeting.issue_id != issue.id:
+            continue
+        stop_meeting_clocks(meeting, uow=uow, now=now)  # its communication record
+        if meeting.status != "CANCELLED" and meeting.start > now:
+            # Resolved before the meeting: nothing left to meet about.
+            reason = {
+                "zh": f"问题{issue.id}已在会前答复解决（措施：{measures}），会议不再召开。",
+                "en": f"Problem {issue.id} was resolved before the meeting (measures: "
+                f"{measures}); the meeting is no longer needed.",
+            }
+            mails += cancel_meeting(meeting, request, reason, uow=uow, now=now, config=config)
+            called_off += 1
     mails += _resolved_notices(issue, request, task, previous_owner, config=config, now=now)
     detail = f"问题{issue.id}已解决"
+    if called_off:
+        detail += "，问题协调会已取消"
     if new_due is not None:
         detail += f"，新期限 {new_due.isoformat()}"
     if new_owner is not None:
@@ -466,15 +479,9 @@ def _hand_over(
 ) -> list[SendMail]:
     """The task passes to ``person``: the former owner's acknowledgement no longer counts,
     the new owner gets the task mail and the acknowledgement clock."""
-    stop_clocks(request.id, "task_acknowledged", uow=uow, now=now, subject=f"task:{task.ref}")
-    task.owner_email = person.email.lower()
-    task.owner_name = person.name or None
-    task.acknowledged_at = None
-    task.updated_at = now
+    change_owner(task, person.email, person.name, uow=uow, now=now)
     if task.state == "draft":
         return []  # the minutes are not final yet: the task mail goes out with them
-    if task.state == "acknowledged":
-        task.state = "assigned"
     return [assign_task(task, request, uow=uow, now=now, config=config)]
 
 
@@ -487,13 +494,18 @@ def _resolved_notices(
     config: WorkflowConfig,
     now: datetime,
 ) -> list[SendMail]:
-    """The reporter, the owner (and the former one) and the lead hear of the resolution."""
+    """The reporter, the owner (and the former one) and the lead hear of the resolution;
+    for a problem about the whole request, also whoever the lead made responsible for it,
+    and the requester when the request's deadline moved."""
     directory = config.directory
     people: list[str] = []
+    request_level = task is None
     for address in (
         issue.reporter_email,
         task.owner_email if task is not None else None,
         previous_owner,
+        issue.resolution_owner if request_level else None,
+        request.requester_email if request_level and issue.resolution_due else None,
         *deciders(request, config),
     ):
         if address and address.lower() not in people:

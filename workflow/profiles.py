@@ -25,6 +25,12 @@ File layout::
     escalate_to = ["office_head"]
     escalate_after = 2
 
+    [service_levels.task_overdue]       # no limit: the task's own deadline
+    unit = "working_days"
+    remind = ["owner", "lead_head"]
+    escalate_to = ["owner_head", "owner_superior"]
+    escalate_after = 0                  # 0: with the overdue notice
+
 The clocks and roles are described in :mod:`workflow.service_levels`, numbering
 patterns in :mod:`workflow.numbering`.
 """
@@ -75,6 +81,7 @@ REQUIRED_CLOCKS = frozenset(
         "task_acknowledged",
         "weekly_progress",
         "risk_warning",
+        "task_overdue",
         "problem_meeting",
         "acceptance_review",
         "review_meeting",

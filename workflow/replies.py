@@ -27,6 +27,8 @@ from store.uow import SqlUnitOfWork
 from workflow import presenting
 from workflow.actions import Applied, Recipient, SendMail
 from workflow.config import WorkflowConfig
+from workflow.lookup import request_of
+from workflow.people import language as _lang
 from workflow.signoff import (
     REPORT_ACTIONS,
     SIGNOFF_ACTIONS,
@@ -125,7 +127,7 @@ def record_reply(
         verdict = Held(
             "replayed", f"{verdict.outbox.message_id} was answered so already", verdict.outbox
         )
-    request = _request_of(answered, parsed, uow)
+    request = _request_of(answered, parsed, uow, config)
     row.request_id = request.id if request else None
     number = request.number if request else None
 
@@ -322,13 +324,17 @@ def _answers_ours(parsed: ParsedMessage, uow: SqlUnitOfWork) -> bool:
 
 
 def _request_of(
-    answered: OutboxMessage | None, parsed: ParsedMessage, uow: SqlUnitOfWork
+    answered: OutboxMessage | None,
+    parsed: ParsedMessage,
+    uow: SqlUnitOfWork,
+    config: WorkflowConfig,
 ) -> Request | None:
+    """The request of the mail answered; without one (a reply typed afresh, a progress
+    note), the one whose number the subject carries, in the profile's numbering or not."""
     if answered is not None and answered.request_id is not None:
         return uow.requests.by_id(answered.request_id)
-    if parsed.reply is not None and parsed.reply.request:
-        return uow.requests.by_number(parsed.reply.request)
-    return None
+    number = parsed.reply.request if parsed.reply is not None else None
+    return request_of(number, parsed.headers.subject, uow, config.parse_options.request_number)
 
 
 # --- applying -------------------------------------------------------------------------------
@@ -426,7 +432,7 @@ def not_applicable(
     *,
     config: WorkflowConfig,
 ) -> SendMail:
-    language = config.directory.language_of(to) if to else parsed.language
+    language = _lang(config.directory, to) if to else parsed.language
     if not state_text:
         state_text = (
             "该邮件所属环节目前不接受此关键词，未作任何更改。"
@@ -459,7 +465,7 @@ def _receipt(
     config: WorkflowConfig,
     context: str | None = None,
 ) -> SendMail:
-    language = config.directory.language_of(signer)
+    language = _lang(config.directory, signer)
     return SendMail(
         template="signer/receipt",
         to=(Recipient(signer, parsed.headers.from_name, language),),
@@ -508,7 +514,7 @@ def _hold(
     uow.session.flush()
     number = request.number if request else ""
     mails: list[SendMail] = []
-    office = tuple(Recipient(a, None, config.directory.language_of(a)) for a in config.coordinators)
+    office = tuple(Recipient(a, None, _lang(config.directory, a)) for a in config.coordinators)
     if office:
         mails.append(
             SendMail(
@@ -540,9 +546,7 @@ def _hold(
     )
     if notify_sender:
         language = (
-            config.directory.language_of(sender)
-            if config.directory.person(sender)
-            else parsed.language
+            _lang(config.directory, sender) if config.directory.person(sender) else parsed.language
         )
         mails.append(
             SendMail(

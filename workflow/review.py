@@ -37,10 +37,11 @@ from store.models import InboundMessage, Request, Review
 from store.uow import SqlUnitOfWork
 from workflow import presenting
 from workflow.actions import Recipient, SendMail
-from workflow.clocks import start_clock, stop_clocks
+from workflow.clocks import start_clock, stop_clocks, stop_meeting_clocks
 from workflow.config import WorkflowConfig
 from workflow.directory import Directory
 from workflow.export import dossier, render_html
+from workflow.lookup import request_named
 from workflow.meetings import Invitee, schedule
 from workflow.people import language as _lang
 from workflow.people import who as _who
@@ -50,8 +51,6 @@ from workflow.scheduling import agenda_earliest_start
 MAX_ATTACHMENT = 5 * 1024 * 1024
 #: Where the review stage stands: waiting for the review, and after it.
 REVIEWED_STATES = frozenset({"reviewed", "archived"})
-#: Candidate request numbers in a subject (any numbering pattern), as intake reads them.
-_SUBJECT_TOKEN = re.compile(r"[0-9A-Z\u4e00-\u9fff]+(?:-[0-9A-Z\u4e00-\u9fff]+)+")
 _FILE_NAME = re.compile(r"[^A-Za-z0-9.-]+")
 _SECTION_NAMES = {
     "zh": {"successes": "成功经验", "shortcomings": "不足", "improvements": "改进措施"},
@@ -216,22 +215,24 @@ def _text(parsed: ParsedMessage) -> str:
     return parsed.text
 
 
-def reviewed_request(parsed: ParsedMessage, uow: SqlUnitOfWork) -> Request | None:
+def reviewed_request(
+    parsed: ParsedMessage, uow: SqlUnitOfWork, numbers: re.Pattern[str] | None = None
+) -> Request | None:
     """The request a review mail is about: the review request it answers, the number in
-    its 所属需求 field or its subject."""
+    its 所属需求 field or its subject, else in its text. ``numbers`` reads the profile's
+    numbering (``config.parse_options.request_number``)."""
     answered = _answered_request(parsed, uow)
     if answered is not None:
         return uow.requests.by_id(answered)
-    fields, _ = read_review_fields(_text(parsed), parsed.headers.subject)
+    fields, _ = read_review_fields(_text(parsed), parsed.headers.subject, numbers)
     if fields.request:
         request = uow.requests.by_number(fields.request)
         if request is not None:
             return request
-    for token in _SUBJECT_TOKEN.findall(parsed.headers.subject.upper()):
-        request = uow.requests.by_number(token)
-        if request is not None:
-            return request
-    number = find_request_id(_text(parsed))
+    request = request_named(parsed.headers.subject, uow, numbers)
+    if request is not None:
+        return request
+    number = find_request_id(_text(parsed), numbers)
     return uow.requests.by_number(number) if number else None
 
 
@@ -310,13 +311,7 @@ def record_review(
     stop_clocks(request.id, "review_meeting", uow=uow, now=now, subject="review")
     for meeting in uow.meetings.for_request(request.id):
         if meeting.kind == "review":
-            stop_clocks(
-                request.id,
-                "communication_record",
-                uow=uow,
-                now=now,
-                subject=f"meeting:{meeting.id}",
-            )
+            stop_meeting_clocks(meeting, uow=uow, now=now)  # its communication record
     return number, archive(request, review, uow=uow, now=now, config=config)
 
 

@@ -30,7 +30,10 @@ The windows (from the profile's clocks, :mod:`workflow.service_levels`):
 * problem meeting: from the report to ``problem_meeting``'s due instant (24 plain hours);
 * the invitation carries the agenda, so a meeting may start no earlier than the
   ``agenda_before_meeting`` lead time after the invitation is sent
-  (:func:`agenda_earliest_start`; standard: 24 hours, seed 001).
+  (:func:`agenda_earliest_start`; standard: 24 hours, seed 001). The kickoff invitation
+  also carries the background materials (the request's background and goals), so where
+  the profile sets ``materials_before_meeting`` (cross-department: 2 working days, seed
+  001) the kickoff waits for the longer of the two (:func:`lead_time_earliest_start`).
 
 The agenda reminder (:func:`agenda_reminder_at`) goes out at the start of work on the
 last working day before the meeting's local date: for a Monday meeting on the Friday
@@ -50,15 +53,20 @@ from workflow.workdays import WorkingCalendar
 
 __all__ = [
     "DEFAULT_GRANULARITY",
+    "KICKOFF_LEAD_TIMES",
     "PROBLEM_MEETING_LIMIT",
     "agenda_earliest_start",
     "agenda_reminder_at",
     "find_slot",
     "kickoff_window",
+    "lead_time_earliest_start",
     "problem_meeting_window",
 ]
 
 DEFAULT_GRANULARITY = timedelta(minutes=30)
+#: The lead times the kickoff invitation must meet: it carries the agenda and the
+#: background materials.
+KICKOFF_LEAD_TIMES: tuple[str, ...] = ("agenda_before_meeting", "materials_before_meeting")
 #: The seeds' "24 小时内召开问题研讨会", used when no profile is given.
 PROBLEM_MEETING_LIMIT = timedelta(hours=24)
 
@@ -155,6 +163,31 @@ def agenda_earliest_start(
     """
     _require_aware(now, "now")
     return _lead_time_start(profile.service_level("agenda_before_meeting"), now, calendar)
+
+
+def lead_time_earliest_start(
+    now: datetime,
+    *,
+    profile: Profile,
+    calendar: WorkingCalendar,
+    names: Sequence[str] = KICKOFF_LEAD_TIMES,
+) -> datetime:
+    """The earliest meeting start, in UTC, for which everything sent at ``now`` under the
+    lead times ``names`` is on time: the latest of the starts each one allows (counted as
+    in :func:`agenda_earliest_start`). Lead times the profile does not set are left out;
+    with none of them set, ``now``.
+
+    The cross-department profile's 2 working days of ``materials_before_meeting`` outweigh
+    its 24 hours of ``agenda_before_meeting``: materials sent on Thursday at 10:00 allow a
+    meeting from Monday 09:00.
+    """
+    _require_aware(now, "now")
+    starts = [
+        _lead_time_start(profile.service_level(name), now, calendar)
+        for name in names
+        if profile.has_service_level(name)
+    ]
+    return max(starts, default=now.astimezone(UTC))
 
 
 def agenda_reminder_at(start: datetime, calendar: WorkingCalendar) -> datetime:

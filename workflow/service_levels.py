@@ -17,6 +17,11 @@ Kinds of clock:
     A scheduling rule: something must go out at least ``limit`` before the anchor event.
 ``warning``
     ``limit`` before the anchor (a task deadline) the ``remind`` roles are warned.
+``overdue``
+    The anchor is a task's own deadline (the end of working hours on its due date), so
+    the level has no ``limit``: once it passes, the task is marked overdue (延期) and the
+    ``remind`` roles get the overdue notice; ``escalate_after`` later (``0``: with the
+    notice) the ``escalate_to`` roles hear of it. It counts in ``working_days``.
 
 Units: ``working_days`` (see :meth:`WorkingCalendar.add_working_days`),
 ``working_hours``, ``hours`` (plain elapsed hours: the seeds' "24 小时内"), and
@@ -36,7 +41,9 @@ from workflow.workdays import WorkingCalendar
 
 __all__ = [
     "CLOCKS",
+    "OVERDUE_ESCALATION_ROLES",
     "ROLES",
+    "TASK_ROLES",
     "UNITS",
     "WEEKDAYS",
     "ClockDefinition",
@@ -44,7 +51,7 @@ __all__ = [
     "parse_service_level",
 ]
 
-Kind = Literal["deadline", "schedule", "lead_time", "warning"]
+Kind = Literal["deadline", "schedule", "lead_time", "warning", "overdue"]
 Unit = Literal["working_days", "working_hours", "hours", "weekly"]
 
 UNITS: tuple[Unit, ...] = ("working_days", "working_hours", "hours", "weekly")
@@ -92,6 +99,7 @@ CLOCKS: Mapping[str, ClockDefinition] = MappingProxyType(
         ),
         "weekly_progress": ClockDefinition("deadline", "progress_requested", "提交周进度"),
         "risk_warning": ClockDefinition("warning", "task_deadline", "截止前风险预警"),
+        "task_overdue": ClockDefinition("overdue", "task_deadline", "逾期标记延期并上报"),
         "problem_meeting": ClockDefinition("deadline", "problem_raised", "召开问题协调会"),
         "problem_escalation": ClockDefinition(
             "deadline", "problem_raised", "问题上报发起部门负责人及上级管理者"
@@ -129,6 +137,45 @@ ROLES: Mapping[str, str] = MappingProxyType(
     }
 )
 
+#: The roles that stand for somebody about one task: the only ones the clocks about a
+#: task's deadline (``risk_warning``, ``task_overdue``) can name.
+TASK_ROLES: frozenset[str] = frozenset(
+    {
+        "owner",
+        "owner_head",
+        "owner_superior",
+        "lead_head",
+        "lead_superior",
+        "requester",
+        "requester_head",
+        "requester_superior",
+        "acceptor",
+        "supporting_heads",
+        "coordination_office",
+        "office_head",
+    }
+)
+#: Who a late task can be escalated to: an escalation after a delay is sent by the
+#: stored clock sweep (``workflow.clocks``), which places these roles relative to the
+#: owner the clock awaits, as the inline escalation with the notice does.
+OVERDUE_ESCALATION_ROLES: frozenset[str] = frozenset(
+    {
+        "owner_head",
+        "owner_superior",
+        "lead_head",
+        "lead_superior",
+        "requester_head",
+        "coordination_office",
+        "office_head",
+    }
+)
+_REMIND_ROLES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {"risk_warning": TASK_ROLES, "task_overdue": TASK_ROLES}
+)
+_ESCALATION_ROLES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {"task_overdue": OVERDUE_ESCALATION_ROLES}
+)
+
 _KEYS = frozenset({"limit", "unit", "weekday", "at", "remind", "escalate_to", "escalate_after"})
 _BACKWARD_UNITS = ("working_days", "hours")
 
@@ -164,6 +211,8 @@ class ServiceLevel:
         return self._offset(anchor, self.escalate_after, calendar)
 
     def _offset(self, anchor: datetime, amount: int, calendar: WorkingCalendar) -> datetime:
+        if amount == 0:  # an overdue clock: at its anchor (the task's deadline)
+            return anchor
         sign = -1 if self.kind in ("lead_time", "warning") else 1
         if self.unit == "weekly":
             assert self.weekday is not None
@@ -195,7 +244,10 @@ def parse_service_level(name: str, table: object) -> tuple[ServiceLevel | None, 
         unit = None
     weekly = unit == "weekly"
     backward = definition.kind in ("lead_time", "warning")
-    if weekly and definition.kind != "deadline":
+    overdue = definition.kind == "overdue"
+    if overdue and unit is not None and unit != "working_days":
+        problems.append(f"{where}.unit: an overdue clock counts in working_days, not {unit}")
+    elif weekly and definition.kind != "deadline":
         problems.append(f"{where}.unit: a {definition.kind} clock cannot be weekly")
     if backward and unit is not None and unit not in _BACKWARD_UNITS:
         problems.append(
@@ -205,7 +257,14 @@ def parse_service_level(name: str, table: object) -> tuple[ServiceLevel | None, 
 
     limit: int | None = 1 if weekly and "limit" not in table else None
     raw_limit = table.get("limit")
-    if weekly:
+    if overdue:
+        limit = 0  # the task's own deadline
+        if raw_limit is not None:
+            problems.append(
+                f"{where}.limit: an overdue clock runs out at the task's own deadline; "
+                "leave limit out"
+            )
+    elif weekly:
         if raw_limit not in (None, 1):
             problems.append(f"{where}.limit: a weekly clock runs every week; leave limit out")
     elif _is_count(raw_limit):
@@ -223,16 +282,21 @@ def parse_service_level(name: str, table: object) -> tuple[ServiceLevel | None, 
             f"{where}.{key}: only for weekly clocks" for key in ("weekday", "at") if key in table
         )
 
-    remind, more = _roles(f"{where}.remind", table.get("remind", []))
+    remind, more = _roles(f"{where}.remind", table.get("remind", []), _REMIND_ROLES.get(name))
     problems.extend(more)
-    escalate_to, more = _roles(f"{where}.escalate_to", table.get("escalate_to", []))
+    escalate_to, more = _roles(
+        f"{where}.escalate_to", table.get("escalate_to", []), _ESCALATION_ROLES.get(name)
+    )
     problems.extend(more)
 
     escalate_after: int | None = None
     raw_after = table.get("escalate_after")
     if raw_after is not None:
-        if not _is_count(raw_after):
-            problems.append(f"{where}.escalate_after: must be a whole number of at least 1")
+        if overdue and type(raw_after) is int and raw_after == 0:
+            escalate_after = 0  # with the overdue notice
+        elif not _is_count(raw_after):
+            least = "0 (with the overdue notice)" if overdue else "1"
+            problems.append(f"{where}.escalate_after: must be a whole number of at least {least}")
         elif limit is not None and cast(int, raw_after) < limit:
             problems.append(f"{where}.escalate_after: {raw_after} is before the limit {limit}")
         else:
@@ -250,8 +314,8 @@ def parse_service_level(name: str, table: object) -> tuple[ServiceLevel | None, 
         problems.append(f"{where}.remind: a warning needs someone to warn")
     if definition.kind == "warning" and escalate_to:
         problems.append(f"{where}.escalate_to: a warning does not escalate")
-    if definition.kind == "deadline" and not (remind or escalate_to):
-        problems.append(f"{where}: a deadline must remind or escalate someone")
+    if definition.kind in ("deadline", "overdue") and not (remind or escalate_to):
+        problems.append(f"{where}: a {definition.kind} clock must remind or escalate someone")
 
     if problems or limit is None or unit is None:
         return None, problems
@@ -296,13 +360,24 @@ def _weekly_fields(
     return weekday, at, problems
 
 
-def _roles(where: str, raw: object) -> tuple[tuple[str, ...], list[str]]:
+def _roles(
+    where: str, raw: object, allowed: frozenset[str] | None = None
+) -> tuple[tuple[str, ...], list[str]]:
+    """The roles of a ``remind`` or ``escalate_to`` list; ``allowed``: the roles that
+    mean somebody for this clock (None: any role)."""
     if not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
         return (), [f"{where}: must be a list of role names"]
     unknown = [r for r in raw if r not in ROLES]
     if unknown:
         known = ", ".join(sorted(ROLES))
         return (), [f"{where}: unknown role {r!r} (known: {known})" for r in unknown]
+    if allowed is not None and not set(raw) <= allowed:
+        usable = ", ".join(sorted(allowed))
+        return (), [
+            f"{where}: role {r!r} names nobody for this clock (usable: {usable})"
+            for r in raw
+            if r not in allowed
+        ]
     if len(set(raw)) != len(raw):
         return (), [f"{where}: a role is listed twice"]
     return tuple(raw), []

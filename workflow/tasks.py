@@ -17,6 +17,7 @@ from workflow import presenting
 from workflow.actions import Applied, SendMail
 from workflow.clocks import start_clock, stop_clocks
 from workflow.config import WorkflowConfig
+from workflow.evaluation import request_evaluator_context
 from workflow.execution import record_report
 from workflow.people import language as _lang
 from workflow.people import recipient as _recipient
@@ -158,12 +159,42 @@ def _no_longer_owner(
     )
 
 
-def change_due(task: Task, new_due: date, *, now: datetime) -> None:
+#: Task states of work under way: a new owner starts them afresh (``assigned``).
+_UNDER_WAY = ("acknowledged", "returned")
+
+
+def change_due(task: Task, new_due: date, *, uow: SqlUnitOfWork, now: datetime) -> None:
     """A new deadline is in force (an approved date change, a problem's resolution); a
-    date the owner asked for is settled by it."""
+    date the owner asked for is settled by it. An escalation still waiting for the old
+    deadline (``task_overdue``) is dropped: the new date re-arms the overdue mark."""
     task.due = new_due
     task.requested_due = None
     task.requested_reason = None
+    task.updated_at = now
+    stop_clocks(task.request_id, "task_overdue", uow=uow, now=now, subject=f"task:{task.ref}")
+
+
+def change_owner(
+    task: Task, email: str, name: str | None, *, uow: SqlUnitOfWork, now: datetime
+) -> None:
+    """``task`` passes to a new owner (a problem's resolution with 新负责人).
+
+    Nothing of the former owner counts any more: their acknowledgement, the clocks that
+    await them. Work under way (``acknowledged``, or ``returned`` for rework by the
+    requester) becomes newly assigned work (``assigned``) that awaits the new owner's
+    acknowledgement, as on the original assignment: their 收到 acknowledges it, and
+    进度, 风险, 完成 or 申请改期 apply as to any open task. A draft stays a draft (its
+    task mail goes out with the final minutes); ``assigned`` stays ``assigned``. The
+    caller sends the new owner the task mail (``workflow.minutes.assign_task``).
+    """
+    subject = f"task:{task.ref}"
+    stop_clocks(task.request_id, "task_acknowledged", uow=uow, now=now, subject=subject)
+    stop_clocks(task.request_id, "task_overdue", uow=uow, now=now, subject=subject)
+    task.owner_email = email.lower()
+    task.owner_name = name or None
+    task.acknowledged_at = None
+    if task.state in _UNDER_WAY:
+        task.state = "assigned"
     task.updated_at = now
 
 
@@ -248,7 +279,7 @@ def decide_date_change(
         return _not_applicable(verdict, request, parsed, action, task, config)
     approved = action == "approve_date"
     if approved:
-        change_due(task, task.requested_due, now=now)
+        change_due(task, task.requested_due, uow=uow, now=now)
     task.requested_due = None
     task.requested_reason = None
     task.updated_at = now
@@ -286,6 +317,7 @@ def _report_done(
 ) -> Applied:
     task.state = "done"
     task.done_at = now
+    stop_clocks(request.id, "task_overdue", uow=uow, now=now, subject=f"task:{task.ref}")
     start_clock(
         "acceptance_review",
         request,
@@ -322,6 +354,7 @@ def _report_done(
             "note": parsed.reply.new_text.strip()[:2000] if parsed.reply else "",
             "keywords": ACCEPTANCE_KEYWORDS[lang],
             "deadline": presenting.format_instant(deadline, config.timezone, lang),
+            **request_evaluator_context(request, config, lang),  # the signature
         },
         request_number=request.number,
         request_id=request.id,
