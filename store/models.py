@@ -29,6 +29,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.ext.mutable import MutableList
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -233,6 +235,8 @@ class Communication(Base):
     __table_args__ = (
         CheckConstraint(_one_of("direction", Direction), name="direction"),
         Index("ix_communications_request_id_at", "request_id", "at"),
+        # The per-sender daily rate limit counts one sender's recent mail on every intake.
+        Index("ix_communications_sender_at", func.lower(text("from_addr")), "at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
