@@ -22,13 +22,14 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     literal,
     or_,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 from store.errors import NotFoundError, UnsupportedDatabaseError
@@ -139,8 +140,17 @@ _RECEIVED_SINCE: Final = (
     )
 )
 
-_OUTBOX_COLUMNS: Final = tuple(c for c in OutboxMessage.__table__.columns if c.key != "id")
-_OUTBOX_INSERT: Final = insert(OutboxMessage).returning(OutboxMessage.id)
+
+@functools.cache
+def _columns(entity: type[Base]) -> tuple[Any, ...]:
+    return tuple(c for c in entity.__table__.columns if c.key != "id")
+
+
+@functools.cache
+def _insert_returning_id(entity: type[Base]) -> Any:
+    return insert(entity).returning(entity.__table__.c.id)
+
+
 _OUTBOX_ENVELOPE: Final = (
     update(OutboxMessage)
     .where(OutboxMessage.id == bindparam("outbox_id"))
@@ -181,6 +191,37 @@ class _Repository:
             self._session.flush()
         return row
 
+    def _insert_now(self, row: Base) -> int:
+        """Insert ``row`` at once with one ``INSERT ... RETURNING id`` on the connection
+        and return its id; ``row`` itself stays out of the session.
+
+        For rows written once and never changed in the transaction that writes them
+        (the communication log, outbox mail, clocks): no unit-of-work flush is spent on
+        them, and nothing else pending is written with them. Attributes never set are
+        left to the column defaults, as a flush would."""
+        entity = type(row)
+        state = inspect(row).dict
+        values = {
+            column.key: state[column.key] for column in _columns(entity) if column.key in state
+        }
+        row_id: int = (
+            self._session.connection().execute(_insert_returning_id(entity), values).scalar_one()
+        )
+        return row_id
+
+    def _add_now(self, row: _Row) -> _Row:
+        """Insert ``row`` at once (:meth:`_insert_now`) and make it persistent in the
+        session without a flush of its own: later changes to it are written as updates.
+
+        For the rows of the intake path (inbound message, request), which later stages
+        of the same transaction change. What was pending before is flushed first, as a
+        flush would order it."""
+        self._session.flush()
+        row.id = self._insert_now(row)  # type: ignore[attr-defined]
+        make_transient_to_detached(row)
+        self._session.add(row)
+        return row
+
     def _get(self, entity: type[_Row], row_id: int) -> _Row:
         row = self._session.get(entity, row_id)
         if row is None:
@@ -194,8 +235,9 @@ class _Repository:
 class InboundRepository(_Repository):
     """Inbound messages: raw bytes, identity for de-duplication, processing outcome."""
 
-    def add(self, message: InboundMessage, *, flush: bool = True) -> InboundMessage:
-        return self._add(message, flush=flush)
+    def add(self, message: InboundMessage) -> InboundMessage:
+        """Inserted at once; ``message`` is persistent with its id."""
+        return self._add_now(message)
 
     def get(self, message_id: int) -> InboundMessage:
         """The message with this row id; :class:`NotFoundError` if there is none."""
@@ -284,7 +326,8 @@ class RequestRepository(_Repository):
     """Requests and their numbers."""
 
     def add(self, request: Request) -> Request:
-        return self._add(request)
+        """Inserted at once; ``request`` is persistent with its id."""
+        return self._add_now(request)
 
     def get(self, request_id: int) -> Request:
         return self._get(Request, request_id)
@@ -380,8 +423,10 @@ class CommunicationRepository(_Repository):
     """The communication log of requests."""
 
     def add(self, communication: Communication) -> Communication:
-        """Added without a flush: its id is assigned at the next flush."""
-        return self._add(communication, flush=False)
+        """Inserted at once, without a flush (the log is append-only); returns
+        ``communication`` with its id, outside the session."""
+        communication.id = self._insert_now(communication)
+        return communication
 
     def for_request(self, request_id: int) -> builtins.list[Communication]:
         """The request's log in time order."""
@@ -454,9 +499,7 @@ class OutboxRepository(_Repository):
         in its VERP envelope) without an ORM flush: ``message`` itself stays out of the
         session, and nothing else pending is written for it.
         """
-        values = {c.key: getattr(message, c.key) for c in _OUTBOX_COLUMNS}
-        outbox_id: int = self._session.connection().execute(_OUTBOX_INSERT, values).scalar_one()
-        return outbox_id
+        return self._insert_now(message)
 
     def set_envelope_from(self, outbox_id: int, envelope_from: str) -> None:
         params = {"outbox_id": outbox_id, "envelope_from": envelope_from}
@@ -757,8 +800,10 @@ class ClockRepository(_Repository):
     """Running service levels; the sweep reads only the rows that are due."""
 
     def add(self, clock: ClockItem) -> ClockItem:
-        """Added without a flush: its id is assigned at the next flush."""
-        return self._add(clock, flush=False)
+        """Inserted at once, without a flush; returns ``clock`` with its id, outside the
+        session (the sweep and ``open_for`` load the row when it is to change)."""
+        clock.id = self._insert_now(clock)
+        return clock
 
     def due(self, now: datetime, limit: int = 1000) -> builtins.list[ClockItem]:
         return self._all(

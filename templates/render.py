@@ -117,6 +117,14 @@ def required_context(name: str, language: str) -> frozenset[str]:
     return frozenset(found)
 
 
+#: Context every mail may leave out: ``signature``, who signs it (the coordination
+#: office; a profile without an office step signs for the department).
+DEFAULT_CONTEXT: dict[str, dict[str, str]] = {
+    "zh": {"signature": "协调办公室"},
+    "en": {"signature": "Coordination office"},
+}
+
+
 def render_mail(name: str, language: str, context: Mapping[str, object]) -> RenderedMail:
     """Render mail ``name`` (``audience/event``) in ``language`` with ``context``.
 
@@ -124,10 +132,10 @@ def render_mail(name: str, language: str, context: Mapping[str, object]) -> Rend
     :class:`MissingContextError` listing every missing key, and
     :class:`UnformattedValueError` for a value that is not a string.
     """
-    missing = required_context(name, language) - context.keys()
+    values = {**DEFAULT_CONTEXT.get(language, {}), **context}
+    missing = required_context(name, language) - values.keys()
     if missing:
         raise MissingContextError(name, tuple(sorted(missing)))
-    values = dict(context)
     try:
         subject, text, html = (
             ENVIRONMENT.get_template(template_file(name, language, part)).render(values)

@@ -218,6 +218,18 @@ def test_intra_department_requester_mails_name_the_head_not_the_office(intra: Wo
         world.arrive(build_reply(ask, sender=confirming, body="确认\n"))
     deliver(world, task_mail(world, "RW-0001"))
     check("requester/acceptance_request", names_head=False)
+    # Every other mail about the request is signed for the department as well: the
+    # kickoff invitation, the minutes to confirm, the task to its owner.
+    for kind in (
+        "attendee/meeting_invitation",
+        "participant/minutes_for_confirmation",
+        "owner/task_assignment",
+    ):
+        sent = world.sent(kind)
+        assert sent, kind
+        for raw in sent:
+            text = text_of(parse_mail(raw))
+            assert f"\n{signature}\n" in text and "协调办公室\n" not in text, kind
 
     # A request mail that cannot be registered is answered the same way.
     bad = request_mail(REQUESTER, "行政部", "会议室改造", due="下月底")

@@ -1635,13 +1635,35 @@ def test_unknown_mail_or_language(name: str, language: str) -> None:
 
 
 def test_required_context_matches_what_the_templates_read() -> None:
-    assert required_context("sender/reply_not_understood", "zh") == {"subject", "keywords"}
+    assert required_context("sender/reply_not_understood", "zh") == {
+        "subject",
+        "keywords",
+        "signature",  # every mail's sign-off; render_mail supplies the office's by default
+    }
     assert isinstance(
         render_mail(
             "sender/reply_not_understood", "en", CONTEXTS["sender/reply_not_understood"]["en"]
         ),
         RenderedMail,
     )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_mail_is_signed_by_the_context_signature_or_the_office(language: str) -> None:
+    office = {"zh": "协调办公室", "en": "Coordination office"}[language]
+    ours = {"zh": "财务部协调邮箱", "en": "Finance coordination mailbox"}[language]
+    for name in available_mails():
+        context = CONTEXTS[name][language]
+        if "signature" in context or name == "head/evaluation_notice":
+            # The requester's mails carry their own; the head's evaluation notice exists
+            # only where the department evaluates, and is always signed for it.
+            continue
+        default = render_mail(name, language, context)
+        signed = render_mail(name, language, {**context, "signature": ours})
+        assert f"\n{office}\n{_SENT_BY[language]}\n" in default.text, name
+        assert f'<p class="footer">{office}<br>' in default.html, name
+        assert f"\n{ours}\n{_SENT_BY[language]}\n" in signed.text, name
+        assert f'<p class="footer">{ours}<br>' in signed.html, name
 
 
 _ALLOWED_TAGS = {

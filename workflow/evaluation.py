@@ -28,9 +28,9 @@ from workflow import presenting
 from workflow.actions import Applied, Recipient, SendMail
 from workflow.clocks import start_clock, stop_clocks
 from workflow.config import WorkflowConfig
-from workflow.directory import Department
 from workflow.meetings import cancel_meetings, schedule_kickoff
 from workflow.minutes import expect_minutes
+from workflow.people import evaluating_department, signature
 from workflow.people import language as _lang
 from workflow.people import recipient as _recipient
 from workflow.people import who as _who
@@ -46,22 +46,6 @@ _STATE_TEXT = {
         "Request {number} is {state} and no longer takes an evaluation answer; nothing was changed."
     ),
 }
-
-
-def evaluating_department(
-    requester: str, requesting_department: str, config: WorkflowConfig
-) -> Department | None:
-    """The department whose head evaluates a request of ``requester``, or None when the
-    coordination office does: where the profile has no office step, the requester's own
-    department in the directory, else the requesting department the request names, if
-    the directory names its head."""
-    if config.profile.stages.evaluation_by_office:
-        return None
-    directory = config.directory
-    department = directory.department_of(requester)
-    if department is None and requesting_department.strip():
-        department = directory.department(requesting_department)
-    return department if department is not None and department.head else None
 
 
 def evaluators(request: Request, config: WorkflowConfig) -> tuple[str, ...]:
@@ -89,10 +73,11 @@ def evaluator_context(
     "财务部 coordination mailbox" rather than by an office that has no part in it."""
     department = evaluating_department(requester, requesting_department, config)
     english = language == "en"
+    signed = signature(department, language)
     if department is None:
         return {
             "evaluator": "the coordination office" if english else "协调办公室",
-            "signature": "Coordination office" if english else "协调办公室",
+            "signature": signed,
         }
     head = config.directory.person(department.head)
     name = head.name if head is not None and head.name else ""
@@ -100,12 +85,9 @@ def evaluator_context(
         evaluator = (
             f"{name} (head of {department.name})" if name else f"the head of {department.name}"
         )
-        return {"evaluator": evaluator, "signature": f"{department.name} coordination mailbox"}
+        return {"evaluator": evaluator, "signature": signed}
     space = " " if name[:1].isascii() else ""  # 财务部负责人何军, 市场部负责人 Emily Clark
-    return {
-        "evaluator": f"{department.name}负责人{space}{name}",
-        "signature": f"{department.name}协调邮箱",
-    }
+    return {"evaluator": f"{department.name}负责人{space}{name}", "signature": signed}
 
 
 def request_evaluator_context(

@@ -99,11 +99,11 @@ def ingest(
             return IngestResult("duplicate", earlier.id, earlier.kind, reason="same Message-ID")
         row = earlier
 
-    if row is None:  # inserted by the flush below, with its kind
-        row = _keep(mail, sha, parsed.headers.message_id, uow=uow, now=now, flush=False)
-    row.message_id = parsed.headers.message_id
-    row.kind = parsed.kind
-    uow.session.flush()
+    if row is None:
+        row = _keep(mail, sha, parsed.headers.message_id, uow=uow, now=now, kind=parsed.kind)
+    else:  # kept before, when an earlier attempt failed
+        row.message_id = parsed.headers.message_id
+        row.kind = parsed.kind
 
     if parsed.hostile is not None:
         row.state = "quarantined"
@@ -151,10 +151,9 @@ def _keep(
     *,
     uow: SqlUnitOfWork,
     now: datetime,
-    flush: bool = True,
+    kind: str | None = None,
 ) -> InboundMessage:
-    """A new inbound row holding the raw bytes as they arrived, not processed yet;
-    inserted now unless ``flush`` is false."""
+    """A new inbound row holding the raw bytes as they arrived, not processed yet."""
     return uow.inbound.add(
         InboundMessage(
             source=mail.source,
@@ -167,8 +166,8 @@ def _keep(
             received_at=now,
             state="received",
             attempts=0,
+            kind=kind,
         ),
-        flush=flush,
     )
 
 

@@ -8,6 +8,7 @@ different message: at worst the same one, with the same Message-ID, is sent agai
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -19,6 +20,7 @@ from templates.headers import normalize_address
 from templates.render import render_mail
 from workflow.actions import Recipient, SendMail
 from workflow.config import WorkflowConfig
+from workflow.people import request_signature
 from workflow.signoff import new_reply_token, reply_address, token_hash, verp_address
 
 log = logging.getLogger("liaison.outbound")
@@ -115,7 +117,7 @@ def _queue_one(
     config: WorkflowConfig,
 ) -> Queued:
     language = to[0].language
-    rendered = render_mail(action.template, language, action.context)
+    rendered = render_mail(action.template, language, _signed(action, language, uow, config))
     unique = f"{now.astimezone(config.timezone):%Y%m%d%H%M%S}.{config.new_token()}"
     message_id = make_message_id(
         action.reply_context or "ack",
@@ -197,3 +199,22 @@ def _queue_one(
         )
     )
     return Queued(message_id=message_id, recipients=recipients, subject=rendered.subject)
+
+
+def _signed(
+    action: SendMail, language: str, uow: SqlUnitOfWork, config: WorkflowConfig
+) -> Mapping[str, object]:
+    """The action's context with the mail's signature where the office does not sign: in
+    a profile without an office step, mail about a request is signed for the department
+    whose head evaluates it."""
+    if (
+        "signature" in action.context
+        or action.request_id is None
+        or config.profile.stages.evaluation_by_office
+    ):
+        return action.context
+    request = uow.requests.get(action.request_id)
+    signed = request_signature(
+        request.requester_email, request.requesting_department, config, language
+    )
+    return action.context if signed is None else {**action.context, "signature": signed}
