@@ -702,6 +702,9 @@ class MeetingRepository(_Repository):
     def get(self, meeting_id: int) -> Meeting:
         return self._get(Meeting, meeting_id)
 
+    def by_id(self, meeting_id: int) -> Meeting | None:
+        return self._session.get(Meeting, meeting_id)
+
     def by_uid(self, uid: str) -> Meeting | None:
         return self._session.scalars(select(Meeting).where(Meeting.uid == uid)).first()
 

@@ -487,3 +487,32 @@ def test_a_problem_about_the_whole_request_moves_its_deadline_and_tells_who_carr
     text = text_of(parse_mail(told))
     assert "需求完成时限已调整为 2026年5月15日" in text
     assert "解决措施由 王强 <wang.qiang@example.com> 负责落实" in text
+
+
+def test_an_answer_to_a_kickoff_update_sent_after_the_problem_meeting_moves_the_kickoff(
+    raised: World,
+) -> None:
+    """The invitation names its meeting: an answer to the kickoff's update invitation,
+    written after the problem meeting was set up, moves the kickoff, not the newer
+    meeting that was the latest when the update went out."""
+    world = raised
+
+    def kickoff_invitations() -> list[bytes]:
+        return [
+            raw
+            for raw in world.sent("attendee/meeting_invitation")
+            if _to(raw) == [LEAD_HEAD] and "启动会" in parse_mail(raw)["Subject"]
+        ]
+
+    world.arrive(
+        build_reply(kickoff_invitations()[0], sender=LEAD_HEAD, body="改期：2026-03-18 15:00\n")
+    )
+    assert _kickoff(world)["sequence"] == 1
+    update = kickoff_invitations()[-1]  # written after the problem meeting existed
+    world.arrive(build_reply(update, sender=LEAD_HEAD, body="改期：2026-03-19 15:00\n"))
+    kickoff = _kickoff(world)
+    assert kickoff["sequence"] == 2
+    assert datetime.fromisoformat(str(kickoff["start"])) == datetime(
+        2026, 3, 19, 15, 0, tzinfo=SHANGHAI
+    )
+    assert _problem_meeting(world)["sequence"] == 0

@@ -326,6 +326,7 @@ def _invitation_mail(
         request_number=request.number,
         request_id=request.id,
         reply_context="meeting",
+        task=f"m{meeting.id}",  # which meeting a reply to it is about
         attachments=(("invite.ics", "application/ics", ics),),
         calendar_part=(ics, "REQUEST"),
     )
@@ -769,10 +770,16 @@ def _reason_after_keyword(parsed: ParsedMessage) -> str:
 
 
 def _meeting_of_invitation(verdict: Accepted, uow: SqlUnitOfWork) -> Meeting | None:
-    """The meeting an invitation mail of ours was about (its Message-ID names the request)."""
+    """The meeting an invitation mail of ours was about: named by the mail itself
+    (``m<id>``), else, for invitations written before they named it, the meeting that
+    was current when the invitation was written."""
     request_id = verdict.outbox.request_id
     if request_id is None:
         return None
+    tag = verdict.outbox.task_ref or ""
+    if tag.startswith("m") and tag[1:].isdigit():
+        meeting = uow.meetings.by_id(int(tag[1:]))
+        return meeting if meeting is not None and meeting.request_id == request_id else None
     meetings = [m for m in uow.meetings.for_request(request_id) if m.status != "CANCELLED"]
     if not meetings:
         return None
