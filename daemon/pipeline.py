@@ -120,9 +120,9 @@ class Pipeline:
         """Commit the longest prefix of ``arrivals`` that ingests without an error; the
         outcomes of that prefix and the index of the message that raised, if one did."""
         count = len(arrivals)
-        failed: int | None = None
         while True:
             results: list[IngestResult] = []
+            failed: int | None = None  # which message raised; None: the store itself
             try:
                 with SqlUnitOfWork(self._sf) as uow:
                     now = self._clock.now()
@@ -133,7 +133,7 @@ class Pipeline:
                     crash_point("before-commit")
                     uow.commit()
             except Exception:  # noqa: BLE001 - the message is run again alone by the caller
-                if failed is None:  # the commit itself failed: one at a time instead
+                if failed is None:  # the transaction itself failed: one at a time instead
                     outcomes = [self._handle(arrival) for arrival in arrivals[:count]]
                     return outcomes, (count if count < len(arrivals) else None)
                 log.info("message %d of a batch failed; the batch is run again without it", failed)

@@ -130,3 +130,26 @@ def test_a_failing_message_is_set_apart_and_the_rest_of_the_batch_committed(
         assert (failed.state, failed.attempts) == ("received", 1)
         assert failed.reason and "NotADirectoryError" in failed.reason
         assert failed.raw == (corpus_dir / WITH_ATTACHMENT).read_bytes()
+
+
+def test_a_batch_with_the_store_unreachable_leaves_every_message_to_retry(
+    app: App, corpus_dir: Path, tmp_path: Path
+) -> None:
+    # A real fault: the database file's directory does not exist.
+    from store.engine import make_engine, make_session_factory
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'missing' / 'liaison.db'}")
+    try:
+        pipeline = Pipeline(
+            session_factory=make_session_factory(engine),
+            config=app.workflow,
+            blobs=app.blobs,
+            clock=app.clock,
+        )
+        handled = pipeline.handle_batch(
+            [_arrival(corpus_dir, PLAIN, "1"), _arrival(corpus_dir, OTHER, "2")]
+        )
+    finally:
+        engine.dispose()
+    assert [h.outcome for h in handled] == [Outcome.RETRY, Outcome.RETRY]
+    assert [h.result for h in handled] == [None, None]
