@@ -250,32 +250,41 @@ class ImapMailbox:
         return arrivals
 
     def move(self, ref: SourceRef, folder: str) -> None:
-        """Move one message out of the folder.
+        """Move one message out of the folder (:meth:`move_all` of one)."""
+        self.move_all([ref], folder)
+
+    def move_all(self, refs: Sequence[SourceRef], folder: str) -> None:
+        """Move messages out of the folder, all in one command.
 
         Uses MOVE where the server has it, else COPY, STORE \\Deleted and UID EXPUNGE
-        (plain EXPUNGE on a server without UIDPLUS). A reference from before a
-        UIDVALIDITY change is refused with `StaleUidValidityError`: its UID may now
-        name another message.
+        (plain EXPUNGE on a server without UIDPLUS), each on the whole UID set. A
+        reference from before a UIDVALIDITY change is refused with
+        `StaleUidValidityError` (nothing is moved): its UID may now name another message.
         """
-        if ref.source != self.source or ref.uid is None:
-            raise ValueError(f"{ref} is not a message of {self.source}")
+        for ref in refs:
+            if ref.source != self.source or ref.uid is None:
+                raise ValueError(f"{ref} is not a message of {self.source}")
+        if not refs:
+            return
         client = self._require_client()
-        with self._translating(f"move UID {ref.uid} to {folder!r}"):
+        uids = [int(ref.uid or 0) for ref in refs]
+        shown = ",".join(str(uid) for uid in uids)
+        with self._translating(f"move UID {shown} to {folder!r}"):
             if not self._selected:
                 self._select()
-            if ref.uidvalidity != self._uidvalidity:
-                raise StaleUidValidityError(self.source, ref.uidvalidity, self._uidvalidity)
-            uid = int(ref.uid)
+            for ref in refs:
+                if ref.uidvalidity != self._uidvalidity:
+                    raise StaleUidValidityError(self.source, ref.uidvalidity, self._uidvalidity)
             if client.has_capability("MOVE"):
-                client.move([uid], folder)
+                client.move(uids, folder)
             else:
-                client.copy([uid], folder)
-                client.add_flags([uid], [DELETED], silent=True)
+                client.copy(uids, folder)
+                client.add_flags(uids, [DELETED], silent=True)
                 if client.has_capability("UIDPLUS"):
-                    client.uid_expunge([uid])
+                    client.uid_expunge(uids)
                 else:
                     client.expunge()
-        log.debug("%s: moved UID %s to %r", self.source, ref.uid, folder)
+        log.debug("%s: moved UID %s to %r", self.source, shown, folder)
 
     def wait_for_mail(
         self, timeout: float | None = None, *, cancel: threading.Event | None = None
@@ -478,8 +487,7 @@ class ImapIntake:
             arrivals = mailbox.fetch_pending(self._batch, skip=waiting)
             # Forget the backoff of messages that left the folder some other way.
             self._deferred = {ref: d for ref, d in self._deferred.items() if ref in listed}
-            for arrival, outcome in zip(arrivals, self._handle_all(arrivals), strict=True):
-                self._acknowledge(mailbox, arrival.ref, outcome)
+            self._acknowledge(mailbox, arrivals, self._handle_all(arrivals))
             return len(arrivals)
         except MailboxConnectionError:
             self._discard()
@@ -553,25 +561,38 @@ class ImapIntake:
             return Outcome.RETRY
         return outcome
 
-    def _acknowledge(self, mailbox: FolderMailbox, ref: SourceRef, outcome: Outcome) -> None:
-        if outcome is Outcome.RETRY:
-            self._defer(ref)
-            return
-        folder = (
-            mailbox.processed_folder if outcome is Outcome.PROCESSED else mailbox.quarantine_folder
-        )
-        try:
-            mailbox.move(ref, folder)
-        except StaleUidValidityError as exc:
-            # Committed, but the UID may now name another message: leave it; it is
-            # fetched again under the new UIDVALIDITY and the store sees a duplicate.
-            log.warning("not moving %s: %s", ref, exc)
-            return
-        except MailboxCommandError as exc:
-            log.error("committed %s but could not move it to %r: %s", ref, folder, exc)
-            self._defer(ref)
-            return
-        self._deferred.pop(ref, None)
+    def _acknowledge(
+        self, mailbox: FolderMailbox, arrivals: Sequence[Arrival], outcomes: Sequence[Outcome]
+    ) -> None:
+        """Move what was committed, one command per destination folder; leave the rest."""
+        destinations: dict[str, list[SourceRef]] = {}
+        for arrival, outcome in zip(arrivals, outcomes, strict=True):
+            if outcome is Outcome.RETRY:
+                self._defer(arrival.ref)
+                continue
+            processed = outcome is Outcome.PROCESSED
+            folder = mailbox.processed_folder if processed else mailbox.quarantine_folder
+            destinations.setdefault(folder, []).append(arrival.ref)
+        for folder, refs in destinations.items():
+            try:
+                mailbox.move_all(refs, folder)
+            except StaleUidValidityError as exc:
+                # Committed, but the UIDs may now name other messages: leave them; they
+                # are fetched again under the new UIDVALIDITY and the store sees duplicates.
+                log.warning("not moving %d message(s): %s", len(refs), exc)
+                continue
+            except MailboxCommandError as exc:
+                log.error(
+                    "committed %d message(s) but could not move them to %r: %s",
+                    len(refs),
+                    folder,
+                    exc,
+                )
+                for ref in refs:
+                    self._defer(ref)
+                continue
+            for ref in refs:
+                self._deferred.pop(ref, None)
 
     def _defer(self, ref: SourceRef) -> None:
         previous = self._deferred.get(ref)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -66,6 +66,8 @@ class FolderMailbox(Protocol):
     ) -> list[Arrival]: ...
 
     def move(self, ref: SourceRef, folder: str) -> None: ...
+
+    def move_all(self, refs: Sequence[SourceRef], folder: str) -> None: ...
 
     def wait_for_mail(
         self, timeout: float | None = None, *, cancel: threading.Event | None = None

@@ -408,6 +408,48 @@ def test_a_batch_handler_gets_one_fetch_at_once_and_each_message_is_filed(
     assert imap_server.fetch("INBOX") == [later]
 
 
+def test_one_fetch_is_moved_with_one_command_per_folder(imap_server: DovecotServer) -> None:
+    raws = [message(f"m{i}") for i in range(5)]
+    for raw in raws:
+        imap_server.append(raw)
+    decide = by_subject(m1=Outcome.QUARANTINED, m3=Outcome.RETRY)
+    intake = intake_for(
+        settings_for(imap_server),
+        RecordingHandler(decide),
+        batch_handler=lambda arrivals: [decide(a) for a in arrivals],
+    )
+    logger = logging.getLogger("liaison.imap")
+    moves = LogCounter(": moved UID ")
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(moves)
+    try:
+        assert intake.run_once() == 5
+    finally:
+        logger.removeHandler(moves)
+        logger.setLevel(previous)
+
+    assert moves.count == 2  # Processed (three messages) and Quarantine (one)
+    assert imap_server.fetch("Processed") == [raws[0], raws[2], raws[4]]
+    assert imap_server.fetch("Quarantine") == [raws[1]]
+    assert imap_server.fetch("INBOX") == [raws[3]]
+
+
+def test_a_stale_batch_is_not_moved(imap_server: DovecotServer) -> None:
+    first, second = message("first"), message("second")
+    imap_server.append(first)
+    imap_server.append(second)
+    mailbox = ImapMailbox(settings_for(imap_server))
+    with mailbox:
+        arrivals = mailbox.fetch_pending(10)
+        stale = [
+            SourceRef(a.ref.source, (a.ref.uidvalidity or 0) + 1, a.ref.uid) for a in arrivals
+        ]
+        with pytest.raises(StaleUidValidityError):
+            mailbox.move_all([arrivals[0].ref, stale[1]], mailbox.processed_folder)
+    assert imap_server.fetch("INBOX") == [first, second]
+
+
 def test_a_raising_batch_handler_leaves_its_messages_in_place(imap_server: DovecotServer) -> None:
     first, second = message("first"), message("second")
     imap_server.append(first)
