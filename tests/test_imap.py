@@ -122,11 +122,11 @@ class LogCounter(logging.Handler):
                 raise AssertionError(f"saw {self.count} of {count} {self.marker!r} log records")
 
 
-@pytest.fixture
-def idle_log() -> Iterator[LogCounter]:
-    """Counts each time the intake enters IDLE."""
+@contextmanager
+def counting(marker: str) -> Iterator[LogCounter]:
+    """Counts the records of `liaison.imap` (debug ones included) that contain `marker`."""
     logger = logging.getLogger("liaison.imap")
-    counter = LogCounter(": idle for up to")
+    counter = LogCounter(marker)
     previous = logger.level
     logger.setLevel(logging.DEBUG)
     logger.addHandler(counter)
@@ -135,6 +135,13 @@ def idle_log() -> Iterator[LogCounter]:
     finally:
         logger.removeHandler(counter)
         logger.setLevel(previous)
+
+
+@pytest.fixture
+def idle_log() -> Iterator[LogCounter]:
+    """Counts each time the intake enters IDLE."""
+    with counting(": idle for up to") as counter:
+        yield counter
 
 
 @contextmanager
@@ -418,16 +425,8 @@ def test_one_fetch_is_moved_with_one_command_per_folder(imap_server: DovecotServ
         RecordingHandler(decide),
         batch_handler=lambda arrivals: [decide(a) for a in arrivals],
     )
-    logger = logging.getLogger("liaison.imap")
-    moves = LogCounter(": moved UID ")
-    previous = logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(moves)
-    try:
+    with counting(": moved UID ") as moves:
         assert intake.run_once() == 5
-    finally:
-        logger.removeHandler(moves)
-        logger.setLevel(previous)
 
     assert moves.count == 2  # Processed (three messages) and Quarantine (one)
     assert imap_server.fetch("Processed") == [raws[0], raws[2], raws[4]]
