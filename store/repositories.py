@@ -71,13 +71,16 @@ def _dialect_name(session: Session) -> str:
 
 
 def _upsert_insert(session: Session, entity: type[Base]) -> Any:
-    """The dialect's ``INSERT`` construct, which knows ``ON CONFLICT``."""
-    name = _dialect_name(session)
-    if name == "postgresql":
+    """The ``INSERT`` construct of the session's dialect, which knows ``ON CONFLICT``."""
+    return _dialect_insert(_dialect_name(session), entity)
+
+
+def _dialect_insert(dialect: str, entity: type[Base]) -> Any:
+    if dialect == "postgresql":
         return postgresql.insert(entity)
-    if name == "sqlite":
+    if dialect == "sqlite":
         return sqlite.insert(entity)
-    raise UnsupportedDatabaseError(f"no upsert for database {name!r}")
+    raise UnsupportedDatabaseError(f"no upsert for database {dialect!r}")
 
 
 def _json_array_elements(session: Session, column: Any) -> TableValuedAlias:
@@ -161,11 +164,8 @@ _OUTBOX_ENVELOPE: Final = (
 @functools.cache
 def _next_number(dialect: str) -> Any:
     """``allocate_number``'s statement for the dialect: one upsert, the old value back."""
-    inserts: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-    if dialect not in inserts:
-        raise UnsupportedDatabaseError(f"no upsert for database {dialect!r}")
     return (
-        inserts[dialect](NumberSequence)
+        _dialect_insert(dialect, NumberSequence)
         .values(scope=bindparam("scope"), next_value=2)
         .on_conflict_do_update(
             index_elements=[NumberSequence.scope],

@@ -439,17 +439,23 @@ def _record_calendar_reply(
     return number, mails
 
 
-def _record_minutes(
-    parsed: ParsedMessage,
-    row: InboundMessage,
-    *,
-    uow: SqlUnitOfWork,
-    now: datetime,
-    config: WorkflowConfig,
-) -> HandlerResult:
-    number, mails = record_minutes(parsed, row, uow=uow, now=now, config=config)
-    _record_inbound(parsed, row, row.request_id, uow=uow, now=now, summary="minutes")
-    return number, mails
+def _logged_as(summary: str, record: Callable[..., HandlerResult]) -> Callable[..., HandlerResult]:
+    """The handler that runs the use case ``record`` for a message, then logs the message
+    against the request the use case found for it (``row.request_id``)."""
+
+    def handle(
+        parsed: ParsedMessage,
+        row: InboundMessage,
+        *,
+        uow: SqlUnitOfWork,
+        now: datetime,
+        config: WorkflowConfig,
+    ) -> HandlerResult:
+        number, mails = record(parsed, row, uow=uow, now=now, config=config)
+        _record_inbound(parsed, row, row.request_id, uow=uow, now=now, summary=summary)
+        return number, mails
+
+    return handle
 
 
 def _record_review(
@@ -465,19 +471,6 @@ def _record_review(
     row.request_id = request.id if request else None
     _record_inbound(parsed, row, row.request_id, uow=uow, now=now, summary="review")
     number, mails = record_review(parsed, row, request, uow=uow, now=now, config=config)
-    return number, mails
-
-
-def _record_plan(
-    parsed: ParsedMessage,
-    row: InboundMessage,
-    *,
-    uow: SqlUnitOfWork,
-    now: datetime,
-    config: WorkflowConfig,
-) -> HandlerResult:
-    number, mails = record_plan(parsed, row, uow=uow, now=now, config=config)
-    _record_inbound(parsed, row, row.request_id, uow=uow, now=now, summary="plan")
     return number, mails
 
 
@@ -515,8 +508,8 @@ _HANDLERS = {
     "issue": _record_issue,
     "reply": _record_reply,
     "calendar_reply": _record_calendar_reply,
-    "minutes": _record_minutes,
-    "plan": _record_plan,
+    "minutes": _logged_as("minutes", record_minutes),
+    "plan": _logged_as("plan", record_plan),
     "review": _record_review,
 }
 

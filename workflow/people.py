@@ -73,7 +73,5 @@ def request_signature(
 ) -> str | None:
     """The signature of the mails about a request of ``requester``, or None where the
     office signs (the templates' default)."""
-    if config.profile.stages.evaluation_by_office:
-        return None
     department = evaluating_department(requester, requesting_department, config)
     return signature(department, language) if department is not None else None
