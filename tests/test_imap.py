@@ -441,9 +441,7 @@ def test_a_stale_batch_is_not_moved(imap_server: DovecotServer) -> None:
     mailbox = ImapMailbox(settings_for(imap_server))
     with mailbox:
         arrivals = mailbox.fetch_pending(10)
-        stale = [
-            SourceRef(a.ref.source, (a.ref.uidvalidity or 0) + 1, a.ref.uid) for a in arrivals
-        ]
+        stale = [SourceRef(a.ref.source, (a.ref.uidvalidity or 0) + 1, a.ref.uid) for a in arrivals]
         with pytest.raises(StaleUidValidityError):
             mailbox.move_all([arrivals[0].ref, stale[1]], mailbox.processed_folder)
     assert imap_server.fetch("INBOX") == [first, second]

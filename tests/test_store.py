@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -40,39 +40,9 @@ T0 = datetime(2026, 3, 16, 9, 0, 0, 123456, tzinfo=UTC)
 CST = timezone(timedelta(hours=8), "CST")
 _Row = TypeVar("_Row", bound=Base)
 
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.servers),
-]
-
-
 # --- fixtures ------------------------------------------------------------------------
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """URL of an empty database of each backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'var' / 'liaison.db'}"
-    url: str = request.getfixturevalue("pg_empty_url")
-    return url
-
-
-@pytest.fixture
-def engine(empty_url: str) -> Iterator[Engine]:
-    """An engine on a database migrated to the newest schema."""
-    upgrade(empty_url)
-    engine = make_engine(empty_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def pg_engine(pg_empty_url: str) -> Iterator[Engine]:
-    upgrade(pg_empty_url)
-    engine = make_engine(pg_empty_url)
-    yield engine
-    engine.dispose()
+# ``empty_url`` (one empty database of each backend) and ``engine`` (on it, migrated)
+# come from tests/servers/postgres.py.
 
 
 @pytest.fixture

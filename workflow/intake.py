@@ -126,6 +126,7 @@ def ingest(
         row.state = "noise"
         row.request_id = request_id
         row.processed_at = now
+        uow.inbound.save(row)
         queued_ids: list[str] = []
         for action in notices:  # the office is told; the noise itself is never answered
             queued_ids += [
@@ -141,6 +142,7 @@ def ingest(
     if row.state == "received":  # a handler may have decided otherwise ("held")
         row.state = "processed"
     row.processed_at = now
+    uow.inbound.save(row)
     return IngestResult("processed", row.id, parsed.kind, number, tuple(queued))
 
 
