@@ -227,8 +227,8 @@ class _Repository:
 
     def _write_now(self, row: Base) -> None:
         """Write the changed columns of the persistent ``row`` now, with one ``UPDATE``
-        through :mod:`store.lean`, and mark them unchanged in the session, so that no
-        flush writes them again.
+        through :mod:`store.lean`, and mark the row clean in the session, as a flush
+        would, so that no flush writes or even visits it again.
 
         For the last change the intake makes to a message's row (its state, request
         and time processed): an ORM flush of that one update cost more than the
@@ -246,6 +246,9 @@ class _Repository:
         self._run(_update_by_id(entity, changed), {**values, "row_id": row_id})
         for key, value in values.items():
             set_committed_value(row, key, value)
+        # And clean, as after a flush: otherwise the next flush (before any query)
+        # walks the unit of work over it to find nothing to write.
+        state._commit_all(state.dict, self._session.identity_map)
 
     def _add_now(self, row: _Row) -> _Row:
         """Insert ``row`` at once (:meth:`_insert_now`) and make it persistent in the

@@ -75,7 +75,6 @@ AUTO_RESPONSE_SUPPRESS = "OOF, AutoReply"
 MAX_REFERENCES = 20
 
 _CRLF = "\r\n"
-_NEWLINE = re.compile(r"\r\n|\r|\n")
 _FIELD_NAME = re.compile(rb"[!-9;-~]+")
 _CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 _PARAM_NAME = re.compile(r"[a-z][a-z0-9-]*")
@@ -136,8 +135,7 @@ def _header(out: list[str], name: str, value: str) -> None:
 
 def _lines(out: list[str], text: str) -> None:
     """Body text with every line ending (CR, LF or CRLF) written as CRLF."""
-    pieces = _NEWLINE.split(text)
-    out.append(_CRLF.join(pieces))
+    out.append(text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", _CRLF))
 
 
 # --- headers --------------------------------------------------------------------------
@@ -216,11 +214,11 @@ def _encode_text(text: str) -> tuple[str, str]:
         return "7bit", body.decode("ascii")
     eight_bit = len(body.translate(None, _ASCII_OCTETS))
     if 3 * eight_bit + (len(body) - eight_bit) > len(body) * 4 // 3:
-        step = MAX_LINE // 4 * 3
-        return "base64", "".join(
-            binascii.b2a_base64(body[i : i + step]).decode("ascii")
-            for i in range(0, len(body), step)
-        )
+        # Lines of MAX_LINE characters: what encoding MAX_LINE // 4 * 3 octets at a time
+        # gives, in one call.
+        encoded = binascii.b2a_base64(body, newline=False).decode("ascii")
+        step = MAX_LINE // 4 * 4
+        return "base64", "".join(f"{encoded[i : i + step]}\n" for i in range(0, len(encoded), step))
     return "quoted-printable", binascii.b2a_qp(body, istext=True).decode("ascii")
 
 

@@ -189,6 +189,7 @@ def test_save_writes_the_changes_at_once_and_the_flush_writes_nothing(
         # Written already: a plain connection in the same transaction sees it.
         stored = _columns(uow.session, InboundMessage, row.id)
         assert (stored["state"], stored["processed_at"]) == ("processed", row.processed_at)
+        assert row not in uow.session.dirty  # clean, as after a flush
         uow.session.flush()
         assert updates == []  # the lean update does not pass the engine's events
         uow.commit()
