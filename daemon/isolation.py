@@ -318,6 +318,44 @@ class _Worker:
 # --- the parser the daemon uses -------------------------------------------------------------
 
 
+class PendingParse:
+    """A parse begun with :meth:`IsolatedParser.begin`, answered by :meth:`result`."""
+
+    def __init__(
+        self,
+        parser: IsolatedParser,
+        slot: list[_Worker | None] | None,
+        worker: _Worker | None,
+        error: Exception | None,
+    ) -> None:
+        self._parser = parser
+        self._slot = slot
+        self._worker = worker
+        self._error = error
+
+    def result(self) -> ParsedMessage:
+        """The parsed message; :class:`RejectedInputError` when it is refused,
+        :class:`ParserUnavailableError` when no worker could take it."""
+        slot, worker, self._slot, self._worker = self._slot, self._worker, None, None
+        if slot is None or worker is None:
+            if self._error is None:
+                raise RuntimeError("the result of this parse was taken already")
+            error, self._error = self._error, None
+            raise error
+        try:
+            return self._parser._answer(slot, worker)
+        finally:
+            self._parser._release(slot)
+
+    def discard(self) -> None:
+        """Wait for the answer and drop it (the message did not need parsing after all),
+        so that the worker is free for the next message."""
+        if self._slot is None and self._error is None:
+            return  # answered already
+        with contextlib.suppress(RejectedInputError, ParserUnavailableError):
+            self.result()
+
+
 class IsolatedParser:
     """``parse_message`` behind limits, in ``workers`` persistent worker processes.
 
@@ -374,27 +412,46 @@ class IsolatedParser:
     # -- use ---------------------------------------------------------------------------
 
     def __call__(self, raw: bytes, options: ParseOptions | None = None) -> ParsedMessage:
+        return self.begin(raw, options).result()
+
+    def begin(self, raw: bytes, options: ParseOptions | None = None) -> PendingParse:
+        """Hand ``raw`` to a worker and return at once; :meth:`PendingParse.result` waits
+        for the answer. Meanwhile the caller works on something else (the message before
+        it), and the worker parses on another core.
+
+        The worker stays reserved for this parse until ``result()`` or ``discard()`` is
+        called, which must happen exactly once. Nothing is raised here: a refusal, or a
+        parser that cannot take the message, is raised by ``result()``. The timeout
+        counts from the call to ``result()``.
+        """
         raw = bytes(raw)
         options = self.options if options is None else options
         refusal = precheck(
             raw, max_bytes=self.max_bytes, max_depth=self.max_depth, max_parts=self.max_parts
         )
         if refusal is not None:
-            raise RejectedInputError(refusal)
+            return PendingParse(self, None, None, RejectedInputError(refusal))
         slot = self._idle.get()
         try:
             if self._closed:
                 raise ParserUnavailableError("the parser is closed")
-            return self._parse_in(slot, raw, options)
-        finally:
-            if self._closed and slot[0] is not None:
-                slot[0].stop()
-                slot[0] = None
-            self._idle.put(slot)
+            worker = self._send(slot, raw, options)
+        except ParserUnavailableError as exc:
+            self._release(slot)
+            return PendingParse(self, None, None, exc)
+        except BaseException:
+            self._release(slot)
+            raise
+        return PendingParse(self, slot, worker, None)
 
-    def _parse_in(
-        self, slot: list[_Worker | None], raw: bytes, options: ParseOptions
-    ) -> ParsedMessage:
+    def _release(self, slot: list[_Worker | None]) -> None:
+        if self._closed and slot[0] is not None:
+            slot[0].stop()
+            slot[0] = None
+        self._idle.put(slot)
+
+    def _send(self, slot: list[_Worker | None], raw: bytes, options: ParseOptions) -> _Worker:
+        """Hand ``raw`` to the slot's worker (started anew if need be); the worker."""
         worker = self._ready_worker(slot)
         try:
             worker.send(raw, options)
@@ -410,6 +467,10 @@ class IsolatedParser:
                 slot[0] = None
                 worker.kill()
                 raise ParserUnavailableError(f"parser worker unreachable: {exc}") from exc
+        return worker
+
+    def _answer(self, slot: list[_Worker | None], worker: _Worker) -> ParsedMessage:
+        """The worker's answer to the message it was handed, within the timeout."""
         try:
             if not worker.answered(self.timeout):
                 slot[0] = None

@@ -8,24 +8,26 @@ told the outcome and acknowledges the message only after the commit.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from daemon.faults import crash_point
 from daemon.inbound import Arrival, Outcome
-from daemon.isolation import ParserUnavailableError
+from daemon.isolation import ParserUnavailableError, PendingParse
 from mail_parsers.message import parse_message
 from mail_parsers.model import ParsedMessage, ParseOptions
 from store.blobs import BlobStore
 from store.uow import SqlUnitOfWork
 from workflow.clock import Clock
 from workflow.config import WorkflowConfig
-from workflow.intake import InboundMail, IngestResult, ingest, record_failure
+from workflow.errors import RejectedInputError
+from workflow.intake import InboundMail, IngestResult, content_hash, ingest, record_failure
 
 log = logging.getLogger("liaison.pipeline")
 
@@ -42,6 +44,104 @@ class Handled(NamedTuple):
     result: IngestResult | None = None
 
 
+_Parse = Callable[[bytes, ParseOptions], ParsedMessage]
+
+
+@runtime_checkable
+class BeginsParses(Protocol):
+    """A parser that can begin a parse and answer later (:class:`IsolatedParser`)."""
+
+    def __call__(self, raw: bytes, options: ParseOptions | None = None) -> ParsedMessage: ...
+
+    def begin(self, raw: bytes, options: ParseOptions | None = None) -> PendingParse: ...
+
+
+class _ParseAhead:
+    """The parses of one batch, each begun while the message before it is ingested.
+
+    With a parser whose worker is another process (:class:`IsolatedParser`), the worker
+    parses the next message on the second core while this process ingests the current
+    one: of the parse, this process pays only for handing the bytes over and unpickling
+    the answer. Messages stored already (``known``: by content, as the duplicate lookup
+    finds them) are not parsed ahead, so a message quarantined before is not parsed
+    again. With any other parser, each message is parsed when ingest asks, as before.
+
+    At most one parse is ahead, holding one worker; before a different one is begun it is
+    answered (kept for when its message is ingested) or, if its message is past, dropped.
+    """
+
+    def __init__(self, parse: _Parse, raws: Sequence[bytes], known: Set[int]) -> None:
+        self._parse = parse
+        self._raws = raws
+        self._known = known
+        self._begins = parse if isinstance(parse, BeginsParses) else None
+        self._pending: tuple[int, PendingParse] | None = None
+        self._answered: dict[int, Callable[[], ParsedMessage]] = {}
+
+    def parser_for(self, index: int) -> _Parse:
+        """What ingest calls to parse message ``index``."""
+        if self._begins is None:
+            return self._parse
+        return functools.partial(self._parsed, index)
+
+    def _parsed(self, index: int, raw: bytes, options: ParseOptions) -> ParsedMessage:
+        assert self._begins is not None
+        answer = self._answer_of(index, raw, options)
+        try:
+            return answer()
+        finally:
+            following = next(
+                (
+                    i
+                    for i in range(index + 1, len(self._raws))
+                    if i not in self._known and i not in self._answered
+                ),
+                None,
+            )
+            if following is not None and self._pending is None:
+                self._pending = (following, self._begins.begin(self._raws[following], options))
+
+    def _answer_of(
+        self, index: int, raw: bytes, options: ParseOptions
+    ) -> Callable[[], ParsedMessage]:
+        assert self._begins is not None
+        if index in self._answered and raw is self._raws[index]:
+            return self._answered.pop(index)
+        if self._pending is not None:
+            ahead, pending = self._pending
+            if ahead == index and raw is self._raws[index]:
+                self._pending = None
+                return pending.result
+            self._settle()
+        return self._begins.begin(raw, options).result
+
+    def _settle(self) -> None:
+        """Free the worker of the parse ahead: its answer is kept for its message."""
+        assert self._pending is not None
+        ahead, pending = self._pending
+        self._pending = None
+        try:
+            parsed = pending.result()
+        except (RejectedInputError, ParserUnavailableError) as error:
+            refused = error
+
+            def answer() -> ParsedMessage:
+                raise refused
+
+            self._answered[ahead] = answer
+        else:
+            self._answered[ahead] = lambda: parsed
+
+    def __enter__(self) -> _ParseAhead:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pending is not None:
+            _, pending = self._pending
+            self._pending = None
+            pending.discard()
+
+
 class Pipeline:
     def __init__(
         self,
@@ -51,7 +151,7 @@ class Pipeline:
         blobs: BlobStore,
         clock: Clock,
         on_queued: Callable[[], None] = lambda: None,
-        parse: Callable[[bytes, ParseOptions], ParsedMessage] = parse_message,
+        parse: _Parse = parse_message,
     ) -> None:
         self._sf = session_factory
         self._config = config
@@ -123,12 +223,14 @@ class Pipeline:
         while True:
             results: list[IngestResult] = []
             failed: int | None = None  # which message raised; None: the store itself
+            raws = [arrival.raw for arrival in arrivals[:count]]
             try:
-                with SqlUnitOfWork(self._sf) as uow:
+                with SqlUnitOfWork(self._sf) as uow, self._ahead(uow, raws) as ahead:
                     now = self._clock.now()
                     for index, arrival in enumerate(arrivals[:count]):
                         failed = index
-                        results.append(self._ingest_in(uow, self._mail(arrival), now))
+                        mail = self._mail(arrival)
+                        results.append(self._ingest_in(uow, mail, now, ahead.parser_for(index)))
                     failed = None
                     crash_point("before-commit")
                     uow.commit()
@@ -142,6 +244,15 @@ class Pipeline:
             crash_point("after-commit")
             self._after_commit([a.ref.source for a in arrivals[:count]], results)
             return [self._handled(r) for r in results], (count if count < len(arrivals) else None)
+
+    def _ahead(self, uow: SqlUnitOfWork, raws: Sequence[bytes]) -> _ParseAhead:
+        """The parses of a batch, begun ahead except for messages stored already."""
+        known: Set[int] = frozenset()
+        if isinstance(self._parse, BeginsParses):
+            hashes = [content_hash(raw) for raw in raws]
+            stored = uow.inbound.stored_hashes(set(hashes))
+            known = {i for i, sha in enumerate(hashes) if sha in stored}
+        return _ParseAhead(self._parse, raws, known)
 
     def ingest(self, mail: InboundMail) -> IngestResult:
         with SqlUnitOfWork(self._sf) as uow:
@@ -157,9 +268,16 @@ class Pipeline:
         ref = arrival.ref
         return InboundMail(ref.source, ref.uidvalidity, ref.uid, arrival.raw)
 
-    def _ingest_in(self, uow: SqlUnitOfWork, mail: InboundMail, now: datetime) -> IngestResult:
+    def _ingest_in(
+        self, uow: SqlUnitOfWork, mail: InboundMail, now: datetime, parse: _Parse | None = None
+    ) -> IngestResult:
         return ingest(
-            mail, uow=uow, now=now, config=self._config, blobs=self._blobs, parse=self._parse
+            mail,
+            uow=uow,
+            now=now,
+            config=self._config,
+            blobs=self._blobs,
+            parse=parse or self._parse,
         )
 
     def _after_commit(self, sources: Sequence[str], results: Sequence[IngestResult]) -> None:

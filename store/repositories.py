@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, TypeVar, cast
 
@@ -315,6 +315,15 @@ class InboundRepository(_Repository):
             "sha256": sha256,
         }
         return self._first_of(statement, params)
+
+    def stored_hashes(self, hashes: Collection[str]) -> set[str]:
+        """Which of the SHA-256 content hashes ``hashes`` stored messages have."""
+        if not hashes:
+            return set()
+        statement = select(InboundMessage.content_sha256).where(
+            InboundMessage.content_sha256.in_(hashes)
+        )
+        return set(self._session.scalars(statement))
 
     def by_message_id(self, message_id: str) -> InboundMessage | None:
         """The earliest stored message with this Message-ID, or None."""

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 from daemon.inbound import Arrival, Outcome, SourceRef
-from daemon.isolation import GiB, IsolatedParser, MiB, ParserUnavailableError, precheck
+from daemon.isolation import (
+    GiB,
+    IsolatedParser,
+    MiB,
+    ParserUnavailableError,
+    PendingParse,
+    precheck,
+)
 from mail_parsers.jsonout import to_json
 from mail_parsers.message import parse_message
 from mail_parsers.model import ParsedMessage, ParseOptions
@@ -403,6 +410,139 @@ def test_close_stops_the_workers_and_refuses_further_calls(corpus_dir: Path) -> 
     with pytest.raises(ParserUnavailableError):
         two(raw, OPTIONS)
     two.close()  # idempotent
+
+
+# --- a parse begun now and answered later -----------------------------------------------------
+
+
+def test_a_begun_parse_is_answered_later_with_the_same_result(corpus_dir: Path) -> None:
+    first = (corpus_dir / "req_01_outlook_zh_plain_gb2312_b64.eml").read_bytes()
+    second = (corpus_dir / "req_12_outlook365_utf8_docx.eml").read_bytes()
+    with IsolatedParser(OPTIONS) as one:
+        pending = one.begin(first, OPTIONS)
+        assert pending.result() == parse_message(first, OPTIONS)
+        with pytest.raises(RuntimeError, match="taken already"):
+            pending.result()
+        # The worker is free again: the next message gets it.
+        assert _bounded(one, second, OPTIONS) == parse_message(second, OPTIONS)
+
+
+def test_begin_does_not_wait_for_the_parse(misbehaving: IsolatedParser) -> None:
+    """A parse that hangs is begun and the call comes back; only ``result`` waits for
+    it, and is cut off by the timeout."""
+    before = misbehaving.pids
+    pending = _bounded(misbehaving.begin, _marked("hang", 1), OPTIONS)
+    assert misbehaving.pids == before  # still parsing in the same worker
+    with pytest.raises(RejectedInputError, match="timed out"):
+        _bounded(pending.result)
+    assert misbehaving.pids != before
+
+
+def test_a_discarded_parse_frees_its_worker(corpus_dir: Path) -> None:
+    raw = (corpus_dir / "req_03_foxmail_gb2312.eml").read_bytes()
+    with IsolatedParser(OPTIONS) as one:
+        one.begin(raw, OPTIONS).discard()
+        # With one worker, a parse not given back would make this call wait for ever.
+        assert _bounded(one, raw, OPTIONS) == parse_message(raw, OPTIONS)
+
+
+def test_refusals_and_an_unavailable_parser_surface_at_result(corpus_dir: Path) -> None:
+    raw = (corpus_dir / "req_03_foxmail_gb2312.eml").read_bytes()
+    oversize = _HEAD + b"Content-Type: text/plain\r\n\r\n" + b"x" * (25 * MiB)
+    with IsolatedParser(OPTIONS) as one:
+        refused = one.begin(oversize, OPTIONS)
+        with pytest.raises(RejectedInputError, match="too large"):
+            refused.result()
+    closed = one.begin(raw, OPTIONS)
+    with pytest.raises(ParserUnavailableError, match="closed"):
+        closed.result()
+
+
+class _RecordingParser(IsolatedParser):
+    """The real parser, noting which message each parse was begun for and answered."""
+
+    events: list[str]
+    names: dict[bytes, str]
+
+    def begin(self, raw: bytes, options: ParseOptions | None = None) -> PendingParse:
+        name = self.names[raw]
+        self.events.append(f"begin {name}")
+        pending = super().begin(raw, options)
+        result = pending.result
+
+        def answered() -> ParsedMessage:
+            self.events.append(f"result {name}")
+            return result()
+
+        pending.result = answered  # type: ignore[method-assign]
+        return pending
+
+
+def test_a_batch_parses_the_next_message_while_it_ingests_this_one(
+    app: App, corpus_dir: Path
+) -> None:
+    from daemon.pipeline import _ParseAhead
+    from tests.support import with_message_id
+
+    request = (corpus_dir / "req_01_outlook_zh_plain_gb2312_b64.eml").read_bytes()
+    raws = [with_message_id(request, f"<ahead.{n}@example.com>") for n in range(4)]
+    options = app.workflow.parse_options
+    parser = _RecordingParser(options)
+    with parser:
+        parser.events = []
+        parser.names = {raw: str(n) for n, raw in enumerate(raws)}
+        # Message 1 is stored already: not parsed ahead; parsed when ingest asks for it.
+        with _ParseAhead(parser, raws, known={1}) as ahead:
+            assert ahead.parser_for(0)(raws[0], options) == parse_message(raws[0], options)
+            # 0 answered, and 2 handed to the worker before ingest goes on with 0.
+            assert parser.events == ["begin 0", "result 0", "begin 2"]
+            assert ahead.parser_for(1)(raws[1], options) == parse_message(raws[1], options)
+            # The worker was needed for 1: 2 was answered first and kept for its turn.
+            # The worker was needed for 1: 2 was answered first and kept for its turn;
+            # the next one ahead is 3.
+            assert parser.events[3:] == ["result 2", "begin 1", "result 1", "begin 3"]
+            parser.events.clear()
+            assert ahead.parser_for(2)(raws[2], options) == parse_message(raws[2], options)
+            assert parser.events == []  # 2 came from what was kept; 3 is ahead already
+        # Leaving the batch gives the worker back: 3 was never asked for.
+        assert parser.events == ["result 3"]
+        assert _bounded(parser, raws[0], options) == parse_message(raws[0], options)
+
+
+def test_a_batch_through_the_worker_quarantines_and_skips_what_it_knows(
+    app: App, corpus_dir: Path
+) -> None:
+    from tests.support import with_message_id
+
+    request = (corpus_dir / "req_01_outlook_zh_plain_gb2312_b64.eml").read_bytes()
+    hang = _marked("hang", 2)
+    batch = [
+        Arrival(SourceRef("test", 9, "1"), with_message_id(request, "<b.1@example.com>")),
+        Arrival(SourceRef("test", 9, "2"), hang),
+        Arrival(SourceRef("test", 9, "3"), with_message_id(request, "<b.3@example.com>")),
+    ]
+    with IsolatedParser(app.workflow.parse_options, target=MISBEHAVING, timeout=1.0) as isolated:
+        pipeline = isolated_pipeline(app, isolated)
+        handled = _bounded(pipeline.handle_batch, batch)
+        assert [h.outcome for h in handled] == [
+            Outcome.PROCESSED,
+            Outcome.QUARANTINED,
+            Outcome.PROCESSED,
+        ]
+        assert _inbound(app, batch[1].ref, hang)[:2] == (
+            "quarantined",
+            "rejected: parse timed out after 1 s",
+        )
+        # Delivered again with a new message: the quarantined one is a duplicate and
+        # is not parsed again (its worker would be killed by the timeout once more).
+        pids = isolated.pids
+        again = [
+            Arrival(SourceRef("test", 9, "2"), hang),
+            Arrival(SourceRef("test", 9, "4"), with_message_id(request, "<b.4@example.com>")),
+        ]
+        handled = _bounded(pipeline.handle_batch, again)
+        assert [h.result.outcome for h in handled if h.result] == ["duplicate", "processed"]
+        assert isolated.pids == pids
 
 
 def test_a_target_that_cannot_be_imported_fails_at_start() -> None:
