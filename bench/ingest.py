@@ -31,6 +31,7 @@ parse is timed among the rest.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import email
 import email.policy
@@ -60,6 +61,7 @@ from daemon.isolation import IsolatedParser
 from daemon.pipeline import BATCH_SIZE, Pipeline
 from daemon.settings import load_settings
 from mail_parsers.message import parse_message
+from mail_parsers.model import ParsedMessage, ParseOptions
 from store.uow import SqlUnitOfWork
 
 TARGET_RATIO = 0.5
@@ -263,21 +265,16 @@ def _pipeline(app: App, *, isolated: bool = True) -> Iterator[Pipeline]:
     (:class:`daemon.isolation.IsolatedParser`), which a batch keeps one message ahead.
     The profile passes parse in-process instead (``isolated=False``), so that the parse
     shows among the rest on this process's clock."""
-    if not isolated:
+    with contextlib.ExitStack() as stack:
+        parse: Callable[[bytes, ParseOptions], ParsedMessage] = parse_message
+        if isolated:
+            parse = stack.enter_context(IsolatedParser(app.workflow.parse_options))
         yield Pipeline(
             session_factory=app.session_factory,
             config=app.workflow,
             blobs=app.blobs,
             clock=app.clock,
-        )
-        return
-    with IsolatedParser(app.workflow.parse_options) as parser:
-        yield Pipeline(
-            session_factory=app.session_factory,
-            config=app.workflow,
-            blobs=app.blobs,
-            clock=app.clock,
-            parse=parser,
+            parse=parse,
         )
 
 

@@ -192,16 +192,10 @@ class _Repository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def _add(self, row: _Row, *, flush: bool = True) -> _Row:
-        """Add ``row``; with ``flush`` (the default) it is inserted now and has its id.
-
-        Append-only rows whose id nobody reads right away pass ``flush=False``: they are
-        inserted with the next flush (before any query, at the latest at commit), several
-        rows of one table in one statement.
-        """
+    def _add(self, row: _Row) -> _Row:
+        """Add ``row`` and flush: it is inserted now and has its id."""
         self._session.add(row)
-        if flush:
-            self._session.flush()
+        self._session.flush()
         return row
 
     def _insert_now(self, row: Base) -> int:
@@ -455,8 +449,10 @@ class AttachmentRepository(_Repository):
     """Attachment records; their bytes are in the blob store under ``sha256``."""
 
     def add(self, attachment: Attachment) -> Attachment:
-        """Added without a flush: its id is assigned at the next flush."""
-        return self._add(attachment, flush=False)
+        """Inserted at once, without a flush (a record is written once, never changed);
+        returns ``attachment`` with its id, outside the session."""
+        attachment.id = self._insert_now(attachment)
+        return attachment
 
     def for_message(self, inbound_message_id: int) -> builtins.list[Attachment]:
         """The attachments of one inbound message, in the order they were added."""

@@ -117,6 +117,23 @@ def required_context(name: str, language: str) -> frozenset[str]:
     return frozenset(found)
 
 
+@cache
+def _templates(name: str, language: str) -> tuple[jinja2.Template, ...]:
+    """The three templates of mail ``name`` in ``language`` (never reloaded)."""
+    return tuple(ENVIRONMENT.get_template(template_file(name, language, part)) for part in PARTS)
+
+
+def _render(template: jinja2.Template, values: dict[str, object]) -> str:
+    """``template.render(values)`` without its two copies of ``values``: the three parts
+    of a mail share one dictionary, which already holds the environment's globals."""
+    context = template.new_context(values, shared=True)
+    try:
+        return ENVIRONMENT.concat(template.root_render_func(context))
+    except Exception:  # noqa: BLE001 - re-raised with the template's lines, as render does
+        ENVIRONMENT.handle_exception()
+        raise
+
+
 #: Context every mail may leave out: ``signature``, who signs it (the coordination
 #: office; a profile without an office step signs for the department).
 DEFAULT_CONTEXT: dict[str, dict[str, str]] = {
@@ -132,15 +149,12 @@ def render_mail(name: str, language: str, context: Mapping[str, object]) -> Rend
     :class:`MissingContextError` listing every missing key, and
     :class:`UnformattedValueError` for a value that is not a string.
     """
-    values = {**DEFAULT_CONTEXT.get(language, {}), **context}
+    values = {**ENVIRONMENT.globals, **DEFAULT_CONTEXT.get(language, {}), **context}
     missing = required_context(name, language) - values.keys()
     if missing:
         raise MissingContextError(name, tuple(sorted(missing)))
     try:
-        subject, text, html = (
-            ENVIRONMENT.get_template(template_file(name, language, part)).render(values)
-            for part in PARTS
-        )
+        subject, text, html = (_render(template, values) for template in _templates(name, language))
     except jinja2.UndefinedError as exc:
         raise MissingContextError(name, (), str(exc)) from exc
     except jinja2.TemplateNotFound as exc:
