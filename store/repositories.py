@@ -211,6 +211,14 @@ class _Repository:
         values = {
             column.key: state[column.key] for column in _columns(entity) if column.key in state
         }
+        return self._insert_values(entity, values)
+
+    def _insert_values(self, entity: type[Base], values: dict[str, Any]) -> int:
+        """Insert a row of ``entity`` holding ``values`` (column keys; the others take
+        their defaults) at once; its id."""
+        unknown = values.keys() - _column_keys(entity)
+        if unknown:
+            raise TypeError(f"{entity.__name__} has no column {', '.join(sorted(unknown))}")
         row_id: int = self._run(_insert_returning_id(entity), values)
         return row_id
 
@@ -478,6 +486,12 @@ class CommunicationRepository(_Repository):
         communication.id = self._insert_now(communication)
         return communication
 
+    def record(self, **values: Any) -> int:
+        """Insert one entry from its column values (the keywords of
+        :class:`Communication`), at once; its id. For the entries every message
+        writes: no ORM object is built for a row that is never changed."""
+        return self._insert_values(Communication, values)
+
     def for_request(self, request_id: int) -> builtins.list[Communication]:
         """The request's log in time order."""
         return self._all(
@@ -539,15 +553,16 @@ class OutboxRepository(_Repository):
     def add(self, message: OutboxMessage) -> OutboxMessage:
         return self._add(message)
 
-    def insert(self, message: OutboxMessage) -> int:
-        """Insert ``message`` at once, with one ``INSERT ... RETURNING`` on the
-        connection, and return its id.
+    def insert(self, **values: Any) -> int:
+        """Insert one mail from its column values (the keywords of
+        :class:`OutboxMessage`) at once, with one ``INSERT ... RETURNING``, and return
+        its id.
 
         What a freshly composed mail needs (its id names it in the communication log and
-        in its VERP envelope) without an ORM flush: ``message`` itself stays out of the
-        session, and nothing else pending is written for it.
+        in its VERP envelope) without an ORM flush or an ORM object: nothing else
+        pending is written with it.
         """
-        return self._insert_now(message)
+        return self._insert_values(OutboxMessage, values)
 
     def set_envelope_from(self, outbox_id: int, envelope_from: str) -> None:
         self._run(_OUTBOX_ENVELOPE, {"outbox_id": outbox_id, "envelope_from": envelope_from})

@@ -196,3 +196,16 @@ def test_save_writes_the_changes_at_once_and_the_flush_writes_nothing(
     with SqlUnitOfWork(factory) as uow:
         again = uow.inbound.get(row.id)
         assert (again.state, again.processed_at) == ("processed", T0 + timedelta(seconds=1))
+
+
+def test_rows_written_from_values_refuse_unknown_columns(factory: sessionmaker[Session]) -> None:
+    """``record`` and ``insert`` take column keywords, as the model's constructor does,
+    and refuse a misspelt one before anything is written."""
+    with SqlUnitOfWork(factory) as uow:
+        with pytest.raises(TypeError, match="Communication has no column subjct"):
+            uow.communications.record(**{**COMMUNICATION, "subjct": "x"})
+        row_id = uow.communications.record(**COMMUNICATION)
+        assert _columns(uow.session, Communication, row_id)["to_addrs"] == COMMUNICATION["to_addrs"]
+        with pytest.raises(TypeError, match="OutboxMessage has no column recipient, sent"):
+            uow.outbox.insert(recipient=["a@example.com"], sent=True)
+        assert len(uow.session.scalars(select(OutboxMessage)).all()) == 0

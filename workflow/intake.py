@@ -19,7 +19,7 @@ from typing import Literal
 from mail_parsers.message import parse_message
 from mail_parsers.model import NOISE_KINDS, IssueFields, ParsedMessage, ParseOptions, RequestFields
 from store.blobs import BlobStore
-from store.models import Attachment, Communication, InboundMessage, Issue, OutboxMessage, Request
+from store.models import Attachment, InboundMessage, Issue, OutboxMessage, Request
 from store.uow import SqlUnitOfWork
 from workflow import presenting
 from workflow.actions import Recipient, SendMail
@@ -611,18 +611,16 @@ def _record_inbound(
     summary: str,
 ) -> None:
     h = parsed.headers
-    uow.communications.add(
-        Communication(
-            request_id=request_id,
-            at=now,
-            direction="in",
-            from_addr=h.from_addr or "",
-            to_addrs=[a.email for a in (*h.to, *h.cc)][:50],
-            subject=h.subject[:500],
-            kind=parsed.kind,
-            summary=summary,
-            inbound_message_id=row.id,
-        )
+    uow.communications.record(
+        request_id=request_id,
+        at=now,
+        direction="in",
+        from_addr=h.from_addr or "",
+        to_addrs=[a.email for a in (*h.to, *h.cc)][:50],
+        subject=h.subject[:500],
+        kind=parsed.kind,
+        summary=summary,
+        inbound_message_id=row.id,
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from store.models import Communication, OutboxMessage
+from store.models import OutboxMessage
 from store.uow import SqlUnitOfWork
 from templates.compose import ExtraPart, OutboundMail, compose, make_message_id
 from templates.errors import InvalidAddressError
@@ -163,7 +163,7 @@ def _queue_one(
         mail = replace(mail, reply_to=reply_address(config.mailbox_address, token))
     raw = compose(mail)
     recipients = tuple(r.email for r in to) + tuple(r.email for r in action.cc)
-    row = OutboxMessage(
+    outbox_id = uow.outbox.insert(
         message_id=message_id,
         created_at=now,
         kind=action.template,
@@ -179,24 +179,21 @@ def _queue_one(
         task_ref=action.task,
         token_hash=token_digest,
     )
-    outbox_id = uow.outbox.insert(row)
     if config.subaddress and config.reply_token_secret:
         # VERP: a bounce delivered to coord+bounce-<row>-<mac>@ names this mail even
         # when the report does not quote it.
         envelope = verp_address(config.mailbox_address, outbox_id, config.reply_token_secret)
         uow.outbox.set_envelope_from(outbox_id, envelope)
-    uow.communications.add(
-        Communication(
-            request_id=action.request_id,
-            at=now,
-            direction="out",
-            from_addr=config.mailbox_address,
-            to_addrs=list(recipients),
-            subject=rendered.subject,
-            kind=action.template,
-            summary=action.summary,
-            outbox_id=outbox_id,
-        )
+    uow.communications.record(
+        request_id=action.request_id,
+        at=now,
+        direction="out",
+        from_addr=config.mailbox_address,
+        to_addrs=list(recipients),
+        subject=rendered.subject,
+        kind=action.template,
+        summary=action.summary,
+        outbox_id=outbox_id,
     )
     return Queued(message_id=message_id, recipients=recipients, subject=rendered.subject)
 
