@@ -15,10 +15,10 @@ finished ASCII text, folded with ``"\\n "`` between lines, and stored raw:
 
 from __future__ import annotations
 
+import binascii
 import re
 from collections.abc import Iterable
 from email.charset import Charset
-from email.header import Header
 from urllib.parse import quote
 
 from templates.errors import InvalidAddressError, InvalidHeaderError
@@ -81,8 +81,39 @@ def encode_unstructured(text: str, header_name: str) -> str:
     words = text.split(" ")
     if _is_plain(text) and all(len(w) <= MAX_LINE - 1 for w in words):
         return _fold_words(words, first_room) if text else ""
-    header = Header(text, charset="utf-8", header_name=header_name, maxlinelen=MAX_LINE)
-    return header.encode(linesep="\n")
+    return _encoded_words(text, first_room)
+
+
+#: Longest encoded-word (RFC 2047, 2), and what ``=?utf-8?b?...?=`` adds to its payload.
+_MAX_WORD = 75
+_WORD_OVERHEAD = len("=?utf-8?b??=")
+
+
+def _encoded_words(text: str, first_room: int) -> str:
+    """``text`` as base64 encoded-words of UTF-8, folded (``"\n "``) between words.
+
+    Each word holds whole characters (RFC 2047 forbids splitting one) and at most
+    ``_MAX_WORD`` characters; the first also fits the ``first_room`` left on the
+    header's first line. The white space that folds them is not part of the text when
+    it is decoded.
+    """
+    words: list[str] = []
+    room = min(_MAX_WORD, first_room)
+    limit = max((room - _WORD_OVERHEAD) // 4 * 3, 4)  # octets that fit, at least a character
+    chunk = b""
+    for char in text:
+        octets = char.encode("utf-8")
+        if chunk and len(chunk) + len(octets) > limit:
+            words.append(_encoded_word(chunk))
+            chunk = b""
+            limit = (_MAX_WORD - _WORD_OVERHEAD) // 4 * 3
+        chunk += octets
+    words.append(_encoded_word(chunk))
+    return "\n ".join(words)
+
+
+def _encoded_word(octets: bytes) -> str:
+    return f"=?utf-8?b?{binascii.b2a_base64(octets, newline=False).decode('ascii')}?="
 
 
 def encode_display_name(name: str | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import re
 from dataclasses import replace
@@ -108,6 +109,25 @@ def test_long_subject_is_folded_and_survives() -> None:
         header_block = raw.split(b"\r\n\r\n", 1)[0]
         assert all(len(line) <= 78 for line in header_block.split(b"\r\n"))
         assert _parse(raw)["Subject"] == sanitize_header_value(subject)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    title=st.text(min_size=1, max_size=200).filter(lambda t: not sanitize_header_value(t).isascii())
+)
+def test_encoded_words_are_short_and_hold_whole_characters(title: str) -> None:
+    """RFC 2047: an encoded-word is at most 75 characters and never splits a character,
+    so each word decodes on its own (what a client that decodes word by word needs)."""
+    raw = compose(_mail(subject=title))
+    header_block = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    subject = re.search(r"^Subject: (.*?)\r\n(?! )", header_block, re.M | re.S)
+    assert subject is not None
+    words = re.findall(r"=\?utf-8\?b\?([A-Za-z0-9+/=]*)\?=", subject.group(1))
+    assert words and "".join(subject.group(1).split()) == "".join(f"=?utf-8?b?{w}?=" for w in words)
+    for word in words:
+        assert len(word) + len("=?utf-8?b??=") <= 75
+        base64.b64decode(word).decode("utf-8")  # whole characters only
+    assert _parse(raw)["Subject"] == sanitize_header_value(title)
 
 
 def test_headers_the_contract_requires() -> None:
