@@ -870,6 +870,11 @@ class ClockRepository(_Repository):
         clock.id = self._insert_now(clock)
         return clock
 
+    def record(self, **values: Any) -> int:
+        """Insert a clock from its column values (the keywords of :class:`ClockItem`)
+        at once, without building an ORM object for it; its id."""
+        return self._insert_values(ClockItem, values)
+
     def due(self, now: datetime, limit: int = 1000) -> builtins.list[ClockItem]:
         return self._all(
             select(ClockItem)

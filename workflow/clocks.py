@@ -59,30 +59,28 @@ def start_clock(
     now: datetime,
     config: WorkflowConfig,
     anchor: datetime | None = None,
-) -> ClockItem | None:
-    """Start the profile's clock ``name`` waiting for ``awaited``; None if the profile
-    has no such clock. The limit counts from ``anchor`` (the clock's anchor event, e.g.
+) -> int | None:
+    """Start the profile's clock ``name`` waiting for ``awaited``; its id, or None if the
+    profile has no such clock. The limit counts from ``anchor`` (the clock's anchor event, e.g.
     the end of a meeting), by default from ``now``."""
     if not config.profile.has_service_level(name):
         return None
     level = config.profile.service_level(name)
     anchor = anchor or now
     due = level.due(anchor, config.calendar)
-    return uow.clocks.add(
-        ClockItem(
-            name=name,
-            request_id=request.id,
-            subject=subject,
-            awaited=awaited.lower(),
-            what=what,
-            original_subject=original_subject,
-            started_at=now,
-            due_at=due,
-            escalate_at=level.escalation_due(anchor, config.calendar),
-            level=0,
-            next_at=due,
-            state="open",
-        )
+    return uow.clocks.record(
+        name=name,
+        request_id=request.id,
+        subject=subject,
+        awaited=awaited.lower(),
+        what=what,
+        original_subject=original_subject,
+        started_at=now,
+        due_at=due,
+        escalate_at=level.escalation_due(anchor, config.calendar),
+        level=0,
+        next_at=due,
+        state="open",
     )
 
 
