@@ -79,7 +79,7 @@ _FIELD_NAME = re.compile(rb"[!-9;-~]+")
 _CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 _PARAM_NAME = re.compile(r"[a-z][a-z0-9-]*")
 _PARAM_VALUE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+")
-_BODY_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_BODY_CONTROLS = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _PATH_PARTS = re.compile(r"(?:[/\\]|\.{2,})+")
 
 
@@ -193,11 +193,11 @@ def _references(given: tuple[str, ...], in_reply_to: str | None) -> list[str]:
 _ASCII_OCTETS = bytes(range(128))
 
 
-def _clean_body(text: str) -> str:
-    """Text without control characters other than tab and line breaks."""
-    # Lone surrogates (undecodable input bytes) become "?" rather than failing to encode.
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    return _BODY_CONTROLS.sub("", text)
+def _clean_body(text: str) -> bytes:
+    """Text as UTF-8 without control characters other than tab and line breaks."""
+    # Lone surrogates (undecodable input bytes) become "?" rather than failing to encode;
+    # the controls are ASCII, so they are removed from the bytes directly.
+    return _BODY_CONTROLS.sub(b"", text.encode("utf-8", "replace"))
 
 
 def _encode_text(text: str) -> tuple[str, str]:
@@ -208,7 +208,7 @@ def _encode_text(text: str) -> tuple[str, str]:
     characters and base64 three octets as four, so the octets are counted rather than
     encoded twice; both encoders are the C ones of ``binascii``.
     """
-    lines = _clean_body(text).encode("utf-8").splitlines()
+    lines = _clean_body(text).splitlines()
     body = b"\n".join(lines) + b"\n"
     if body.isascii() and max((len(x) for x in lines), default=0) <= MAX_LINE:
         return "7bit", body.decode("ascii")

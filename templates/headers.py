@@ -19,6 +19,7 @@ import binascii
 import re
 from collections.abc import Iterable
 from email.charset import Charset
+from functools import lru_cache
 from urllib.parse import quote
 
 from templates.errors import InvalidAddressError, InvalidHeaderError
@@ -133,6 +134,7 @@ def encode_display_name(name: str | None) -> str:
     return _UTF8.header_encode(name)
 
 
+@lru_cache(maxsize=4096)
 def normalize_address(address: str) -> str:
     """``address`` checked as a plain ``local@domain`` (the domain lower-cased and
     IDNA-encoded). Anything else raises :class:`InvalidAddressError`: an address is
