@@ -112,14 +112,18 @@ class _ParseAhead:
             if ahead == index and raw is self._raws[index]:
                 self._pending = None
                 return pending.result
-            self._settle()
+            self._settle(keep=ahead > index)
         return self._begins.begin(raw, options).result
 
-    def _settle(self) -> None:
-        """Free the worker of the parse ahead: its answer is kept for its message."""
+    def _settle(self, *, keep: bool) -> None:
+        """Free the worker of the parse ahead; with ``keep``, its answer is kept for when
+        its message comes, otherwise (its message is past) dropped."""
         assert self._pending is not None
         ahead, pending = self._pending
         self._pending = None
+        if not keep:
+            pending.discard()
+            return
         try:
             parsed = pending.result()
         except (RejectedInputError, ParserUnavailableError) as error:

@@ -506,6 +506,17 @@ def test_a_batch_parses_the_next_message_while_it_ingests_this_one(
             assert parser.events == []  # 2 came from what was kept; 3 is ahead already
         # Leaving the batch gives the worker back: 3 was never asked for.
         assert parser.events == ["result 3"]
+        # A message ingest never parses (a duplicate found by its Message-ID) has its
+        # parse ahead answered and dropped when the next one is asked for.
+        parser.events.clear()
+        with _ParseAhead(parser, raws, known=set()) as ahead:
+            ahead.parser_for(0)(raws[0], options)
+            assert ahead.parser_for(2)(raws[2], options) == parse_message(raws[2], options)
+        assert parser.events == [
+            *("begin 0", "result 0", "begin 1"),
+            *("result 1", "begin 2", "result 2", "begin 3"),
+            "result 3",
+        ]
         assert _bounded(parser, raws[0], options) == parse_message(raws[0], options)
 
 
