@@ -32,7 +32,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 from store import lean
@@ -246,10 +245,8 @@ class _Repository:
         values = {key: getattr(row, key) for key in changed}
         [row_id] = state.identity or (None,)
         self._run(_update_by_id(entity, changed), {**values, "row_id": row_id})
-        for key, value in values.items():
-            set_committed_value(row, key, value)
-        # And clean, as after a flush: otherwise the next flush (before any query)
-        # walks the unit of work over it to find nothing to write.
+        # Clean, as a flush leaves it (SQLAlchemy's own step after a flush): otherwise
+        # the next flush, before any query, would walk the unit of work over it again.
         state._commit_all(state.dict, self._session.identity_map)
 
     def _add_now(self, row: _Row) -> _Row:
