@@ -4,9 +4,12 @@
 takes it as ``parse``). Before anything is parsed it refuses a message that is too large,
 nests MIME too deep or has too many parts (a linear scan of the boundary lines, stopping at
 the limit). The parse itself runs in a persistent worker process, reused from message to
-message: raw bytes go in, the frozen ``ParsedMessage`` comes back pickled. A parse that
-outlives the timeout has its worker killed and replaced; a worker that dies (a crash in C
-code, memory exhausted under its address-space limit, an exit) is replaced. Each of these
+message: raw bytes go in, the frozen ``ParsedMessage`` comes back pickled.
+``IsolatedParser.begin`` hands a message over and returns at once, so that the caller
+works on the message before it while the worker parses (a batch keeps one message
+ahead, ``daemon/pipeline.py``). A parse that outlives the timeout has its worker killed
+and replaced; a worker that dies (a crash in C code, memory exhausted under its
+address-space limit, an exit) is replaced. Each of these
 raises :class:`~workflow.errors.RejectedInputError` with the reason, so intake quarantines
 the message and the service carries on with the next one.
 
